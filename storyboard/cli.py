@@ -1,0 +1,243 @@
+"""The command line: parse arguments, call the library, map errors to exit codes.
+
+Exit codes (SPEC §4): 0 success; 1 the storyboard or its inputs are invalid; 2 usage error;
+3 some shots failed to render or the stitch failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import StoryboardError, ValidationFailed
+from .model import Problem
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+
+
+class UsageError(StoryboardError):
+    """A command-line mistake (exit 2)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except ValidationFailed as exc:
+        _print_problems(exc.problems, sys.stderr)
+        return EXIT_INVALID
+    except UsageError as exc:
+        print(f"storyboard: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoryboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return _exit_code_for(exc)
+    except BrokenPipeError:  # e.g. `storyboard compile x.yaml | head`
+        sys.stderr.close()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("interrupted; finished renders are kept, run the command again to resume",
+              file=sys.stderr)
+        return 130
+
+
+def _exit_code_for(exc: StoryboardError) -> int:
+    from .errors import MediaError, RenderError, StitchError
+
+    return EXIT_FAILED if isinstance(exc, (RenderError, StitchError, MediaError)) else EXIT_INVALID
+
+
+# ---- argument parsing -----------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="storyboard",
+        description="Turn a YAML storyboard into prompts, previs renders and an edit.",
+    )
+    parser.add_argument("--version", action="version", version=f"storyboard {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name, (handler, help_text, add_args) in _COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        add_args(command)
+        command.set_defaults(handler=handler)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser, *, backend: bool = True) -> None:
+    if backend:
+        p.add_argument("--backend", metavar="B", help="render backend (overrides render.backend)")
+    p.add_argument("--allow-outside-paths", action="store_true",
+                   help="let references and audio files lie outside the storyboard's folder")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
+
+
+def _args_validate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--format", choices=("text", "github", "json"), default="text",
+                   help="text (FILE:LINE:COL: error: ...), github (Actions annotations) or json")
+    p.add_argument("--strict", action="store_true", help="warnings fail too")
+    _common(p)
+
+
+def _args_compile(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--shot", action="append", metavar="ID", help="only this shot (repeatable)")
+    p.add_argument("--templates", type=Path, metavar="DIR", help="override prompt templates")
+    _common(p)
+
+
+def _args_schema(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _args_init(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import validate_file
+
+    _check_backend_name(args.backend)
+    reports = [validate_file(f, backend=args.backend, allow_outside_paths=args.allow_outside_paths)
+               for f in args.files]
+    if args.format == "json":
+        json.dump([_report_json(r, args.strict) for r in reports], sys.stdout, indent=2)
+        print()
+    for report in reports:
+        if args.format != "json":
+            _print_problems(report.problems, sys.stdout, github=args.format == "github")
+        if not args.quiet:
+            print(_summary(report), file=sys.stderr)
+    return EXIT_INVALID if any(r.failed(args.strict) for r in reports) else EXIT_OK
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .compile import compile_storyboard, prompt_record
+
+    board = _load(args)
+    prompts = compile_storyboard(board, args.templates)
+    chosen = _select_shots(board, args.shot)
+    backend = args.backend or board.render.backend
+    pairs = [(s, p) for s, p in zip(board.shots, prompts, strict=True) if s.id in chosen]
+    if args.format == "json":
+        records = [prompt_record(board, s, p, backend) for s, p in pairs]
+        json.dump({"storyboard": str(board.path), "title": board.title, "shots": records},
+                  sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return EXIT_OK
+    for n, (shot, prompt) in enumerate(pairs):
+        if n:
+            print()
+        print(f"# {shot.number}. {shot.id} ({shot.seconds:g} s)")
+        print(prompt.text)
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .scaffold import init_project
+
+    try:
+        written = init_project(args.dir)
+    except FileExistsError as exc:
+        raise UsageError(f"{exc.filename} already exists; choose an empty folder") from None
+    if not args.quiet:
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
+        print(f"next: storyboard build {written[0]}", file=sys.stderr)
+    print(written[0])
+    return EXIT_OK
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+def _load(args: argparse.Namespace):  # noqa: ANN202
+    """Validate the storyboard; warnings go to stderr, errors raise ValidationFailed."""
+    from .validate import load_storyboard
+
+    _check_backend_name(args.backend)
+    board, warnings = load_storyboard(args.file, backend=args.backend,
+                                      allow_outside_paths=args.allow_outside_paths)
+    if warnings and not args.quiet:
+        _print_problems(warnings, sys.stderr)
+    return board
+
+
+def _check_backend_name(name: str | None) -> None:
+    from .errors import BackendNotFound
+    from .render.registry import load_backend
+
+    if name is not None:
+        try:
+            load_backend(name)
+        except BackendNotFound as exc:
+            raise UsageError(exc.message) from None
+
+
+def _select_shots(board, wanted: list[str] | None) -> set[str]:  # noqa: ANN001
+    from .schema import did_you_mean
+
+    ids = [s.id for s in board.shots]
+    for shot_id in wanted or ():
+        if shot_id not in ids:
+            raise UsageError(f"no shot '{shot_id}' in {board.path}{did_you_mean(shot_id, ids)}")
+    return set(wanted or ids)
+
+
+def _print_problems(problems: Sequence[Problem], stream, github: bool = False) -> None:  # noqa: ANN001
+    for p in problems:
+        if github and p.location:
+            loc = p.location
+            print(f"::{p.severity} file={loc.file},line={loc.line},col={loc.col}::{p.message}",
+                  file=stream)
+        else:
+            print(str(p), file=stream)
+
+
+def _summary(report) -> str:  # noqa: ANN001
+    errors, warnings = len(report.errors), len(report.warnings)
+    if not errors and not warnings:
+        shots = len(report.storyboard.shots) if report.storyboard else 0
+        return f"{report.path}: ok ({shots} shot{'s' if shots != 1 else ''})"
+    return f"{report.path}: {errors} error(s), {warnings} warning(s)"
+
+
+def _report_json(report, strict: bool) -> dict:  # noqa: ANN001
+    return {
+        "file": str(report.path),
+        "ok": not report.failed(strict),
+        "problems": [
+            {"line": p.location.line, "col": p.location.col, "severity": p.severity,
+             "message": p.message}
+            for p in report.problems
+        ],
+    }
+
+
+Handler = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], None]]] = {
+    "init": (cmd_init, "write a small working storyboard to start from", _args_init),
+    "validate": (cmd_validate, "check storyboard files", _args_validate),
+    "compile": (cmd_compile, "print the compiled five-part prompts", _args_compile),
+    "schema": (cmd_schema, "print the JSON Schema of the format", _args_schema),
+}

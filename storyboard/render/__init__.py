@@ -1,0 +1,1 @@
+"""The render stage: the backend interface, the backend registry and the built-in backends."""

@@ -1,0 +1,37 @@
+"""What a backend (with a given model) can render, as data that validation checks offline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Capabilities"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Limits of one backend/model. ``None`` means "any"."""
+
+    durations: tuple[float, ...] | None = None  # exact allowed durations, e.g. (4, 8, 12)
+    min_seconds: float = 0.0
+    max_seconds: float | None = None
+    sizes: tuple[str, ...] | None = None  # exact allowed WIDTHxHEIGHT
+    even_sizes: bool = False  # H.264 yuv420p needs even dimensions
+    first_frame: bool = True  # a reference image can anchor the first frame
+    remix: bool = False  # remix_of: a focused edit of an earlier render
+    audio: bool = False  # the backend makes sound
+
+    def duration_problem(self, seconds: float) -> str | None:
+        if self.durations is not None and not any(abs(seconds - d) < 1e-9 for d in self.durations):
+            allowed = ", ".join(f"{d:g}" for d in self.durations)
+            return f"{seconds:g} s cannot be rendered; allowed durations: {allowed} s"
+        if seconds < self.min_seconds or (self.max_seconds and seconds > self.max_seconds):
+            return f"{seconds:g} s is outside {self.min_seconds:g}–{self.max_seconds:g} s"
+        return None
+
+    def size_problem(self, width: int, height: int) -> str | None:
+        size = f"{width}x{height}"
+        if self.sizes is not None and size not in self.sizes:
+            return f"{size} cannot be rendered; allowed sizes: {', '.join(self.sizes)}"
+        if self.even_sizes and (width % 2 or height % 2):
+            return f"{size} has an odd side; H.264 needs even width and height"
+        return None

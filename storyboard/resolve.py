@@ -1,0 +1,183 @@
+"""Schema-valid document → Storyboard: defaults merged, remixes inherited, aliases resolved."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from .load import Document, JsonPath
+from .model import (
+    CAMERA_ALIASES,
+    Audio,
+    Beat,
+    CastMember,
+    DialogueLine,
+    Framing,
+    Lighting,
+    Music,
+    Output,
+    RenderSettings,
+    SfxCue,
+    Shot,
+    Storyboard,
+    Transition,
+)
+
+__all__ = ["resolve", "merge", "DEFAULT_SECONDS", "DEFAULT_TRANSITION_SECONDS"]
+
+DEFAULT_SECONDS = 4.0
+DEFAULT_TRANSITION_SECONDS = 0.5
+_NOT_INHERITED_BY_REMIX = ("id", "transition", "notes", "remix_of", "edit")
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Key-by-key merge: mappings merge deeply, anything else (lists too) is replaced."""
+    result = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def resolve(doc: Document) -> Storyboard:
+    """Build the Storyboard from a document that passed the schema."""
+    data = doc.data
+    folder = doc.path.parent
+    shots = _resolve_shots(data, folder)
+    return Storyboard(
+        path=doc.path,
+        sha256=hashlib.sha256(doc.text.encode()).hexdigest(),
+        title=data["title"],
+        description=data.get("description", ""),
+        shots=shots,
+        output=_output(data.get("output", {})),
+        render=_render(data.get("render", {})),
+        cast={name: _cast_member(name, v, folder) for name, v in data.get("cast", {}).items()},
+        music=_music(data["music"], folder) if "music" in data else None,
+    )
+
+
+def _resolve_shots(data: dict[str, Any], folder: Path) -> tuple[Shot, ...]:
+    defaults = data.get("defaults", {})
+    default_origin = {key: ("defaults", key) for key in defaults}
+    merged: dict[str, tuple[dict[str, Any], dict[str, JsonPath]]] = {}
+    shots = []
+    for index, raw in enumerate(data["shots"]):
+        values, origin = dict(defaults), dict(default_origin)
+        source = merged.get(raw.get("remix_of", ""))
+        if source:
+            inherited = {k: v for k, v in source[0].items() if k not in _NOT_INHERITED_BY_REMIX}
+            values = merge(values, inherited)
+            origin.update({k: source[1][k] for k in inherited})
+        values = merge(values, raw)
+        origin.update({key: ("shots", index, key) for key in raw})
+        merged.setdefault(raw["id"], (values, origin))
+        shots.append(_shot(index, values, origin, folder))
+    return tuple(shots)
+
+
+def _shot(index: int, v: dict[str, Any], origin: dict[str, JsonPath], folder: Path) -> Shot:
+    seconds = float(v.get("seconds", DEFAULT_SECONDS))
+    return Shot(
+        id=v["id"],
+        index=index,
+        seconds=seconds,
+        action=v.get("action", ""),
+        reference=_path(folder, v.get("reference")),
+        fit=v.get("fit", "cover"),
+        cast=tuple(v.get("cast", ())),
+        framing=_framing(v.get("framing", {})),
+        beats=_beats(v.get("beats", [])),
+        lighting=_lighting(v.get("lighting", {})),
+        audio=_audio(v.get("audio", {}), folder),
+        style=v.get("style", ""),
+        keep=_phrases(v.get("keep", [])),
+        change=_phrases(v.get("change", [])),
+        transition=_transition(v.get("transition", "cut")),
+        notes=v.get("notes", ""),
+        remix_of=v.get("remix_of"),
+        edit=v.get("edit", ""),
+        origin=origin,
+    )
+
+
+def _path(folder: Path, value: str | None) -> Path | None:
+    return folder / value if value else None
+
+
+def _output(v: dict[str, Any]) -> Output:
+    width, height = (int(n) for n in v.get("size", "1280x720").split("x"))
+    return Output(width=width, height=height, fps=float(v.get("fps", 24)))
+
+
+def _render(v: dict[str, Any]) -> RenderSettings:
+    return RenderSettings(
+        backend=v.get("backend", "previs"), model=v.get("model"), overlays=v.get("overlays", True)
+    )
+
+
+def _cast_member(name: str, v: str | dict[str, Any], folder: Path) -> CastMember:
+    if isinstance(v, str):
+        return CastMember(name, v)
+    return CastMember(name, v["description"], _path(folder, v.get("reference")))
+
+
+def _music(v: dict[str, Any], folder: Path) -> Music:
+    return Music(cue=v.get("cue", ""), file=_path(folder, v.get("file")), volume=v.get("volume", 0.4))
+
+
+def _framing(v: str | dict[str, Any]) -> Framing:
+    if isinstance(v, str):
+        return Framing(text=v)
+    return Framing(**{k: str(value) for k, value in v.items()})
+
+
+def _lighting(v: str | dict[str, Any]) -> Lighting:
+    return Lighting(text=v) if isinstance(v, str) else Lighting(**v)
+
+
+def _audio(v: str | dict[str, Any], folder: Path) -> Audio:
+    if isinstance(v, str):
+        return Audio(text=v)
+    return Audio(
+        ambient=v.get("ambient", ""),
+        music=v.get("music", ""),
+        sfx=tuple(SfxCue(float(c["at"]), c["cue"]) for c in v.get("sfx", [])),
+        dialogue=tuple(
+            DialogueLine(float(d["at"]), d["line"], d.get("who", "")) for d in v.get("dialogue", [])
+        ),
+        file=_path(folder, v.get("file")),
+    )
+
+
+def _beats(items: list[dict[str, Any]]) -> tuple[Beat, ...]:
+    beats, start = [], 0.0
+    for item in items:
+        camera = CAMERA_ALIASES.get(item["camera"], item["camera"])
+        seconds = float(item["seconds"])
+        beats.append(
+            Beat(
+                camera=camera,
+                seconds=seconds,
+                start=start,
+                action=item.get("action", ""),
+                amount=float(item.get("amount", 0.5)),
+                ease=item.get("ease", "ease-in-out"),
+            )
+        )
+        start += seconds
+    return tuple(beats)
+
+
+def _phrases(v: str | list[str]) -> tuple[str, ...]:
+    return (v,) if isinstance(v, str) else tuple(v)
+
+
+def _transition(v: str | dict[str, Any]) -> Transition:
+    kind = v if isinstance(v, str) else v["type"]
+    default = 0.0 if kind == "cut" else DEFAULT_TRANSITION_SECONDS
+    seconds = default if isinstance(v, str) else float(v.get("seconds", default))
+    return Transition(kind, seconds)

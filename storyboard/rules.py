@@ -1,0 +1,230 @@
+"""The rules no JSON Schema can express: one small function per rule, each yielding Problems.
+
+Every rule receives the resolved Storyboard and a RuleContext; rules never raise on bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .model import Problem, Shot, Storyboard
+from .render.capabilities import Capabilities
+from .schema import did_you_mean
+
+__all__ = ["RULES", "RuleContext", "check_rules"]
+
+IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
+_EPS = 1e-6
+
+
+@dataclass
+class RuleContext:
+    allow_outside_paths: bool = False
+    capabilities: Capabilities | None = None
+    backend: str = "previs"
+    _file_checks: dict[tuple[Path, str], str | None] = field(default_factory=dict)
+
+    def file_problem(self, path: Path, kind: str, folder: Path) -> str | None:
+        """Why ``path`` is not a usable file of ``kind`` ('image' or 'audio'), else None."""
+        key = (path, kind)
+        if key not in self._file_checks:
+            self._file_checks[key] = _file_problem(path, kind, folder, self.allow_outside_paths)
+        return self._file_checks[key]
+
+
+Rule = Callable[[Storyboard, RuleContext], Iterable[Problem]]
+
+
+def check_rules(board: Storyboard, ctx: RuleContext) -> list[Problem]:
+    return [problem for rule in RULES for problem in rule(board, ctx)]
+
+
+def unique_ids(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    first: dict[str, Shot] = {}
+    for shot in board.shots:
+        if shot.id in first:
+            yield Problem(shot.where("id"), f"shot id '{shot.id}' is already used by shot "
+                          f"{first[shot.id].number}; ids name the render files, so make it unique")
+        first.setdefault(shot.id, shot)
+
+
+def action_present(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    for shot in board.shots:
+        if not shot.action and not shot.remix_of:
+            yield Problem(shot.where("id"), f"shot '{shot.id}' has no action: say what happens "
+                          "(action: ...) so the prompt has more than camera moves", "warning")
+
+
+def beats_fit(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    for shot in board.shots:
+        for i, beat in enumerate(shot.beats):
+            if beat.end > shot.seconds + _EPS:
+                total = shot.beats[-1].end
+                yield Problem(shot.where("beats", i), f"shot '{shot.id}': beats add up to "
+                              f"{total:g} s, longer than the shot's {shot.seconds:g} s; shorten "
+                              f"the beats or raise seconds to at least {total:g}")
+                break
+
+
+def cue_times(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    for shot in board.shots:
+        cues = [("sfx", i, c.at) for i, c in enumerate(shot.audio.sfx)]
+        cues += [("dialogue", i, d.at) for i, d in enumerate(shot.audio.dialogue)]
+        for kind, i, at in cues:
+            if at >= shot.seconds - _EPS:
+                yield Problem(shot.where("audio", kind, i, "at"), f"shot '{shot.id}': {kind} at "
+                              f"{at:g} s falls outside the shot (0–{shot.seconds:g} s)")
+
+
+def cast_known(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    names = sorted(board.cast)
+    for shot in board.shots:
+        for i, name in enumerate(shot.cast):
+            if name not in board.cast:
+                hint = did_you_mean(name, names) or (
+                    f"; known: {', '.join(names)}" if names else "; add it under cast:")
+                yield Problem(shot.where("cast", i), f"shot '{shot.id}': unknown cast name "
+                              f"'{name}'{hint}")
+
+
+def remix_sources(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    index = {}
+    for shot in board.shots:
+        index.setdefault(shot.id, shot.index)
+    for shot in board.shots:
+        if shot.remix_of is None:
+            if shot.edit:
+                yield Problem(shot.where("edit"), f"shot '{shot.id}': edit: needs remix_of: "
+                              "naming the shot to edit")
+            continue
+        source = index.get(shot.remix_of)
+        if source is None:
+            hint = did_you_mean(shot.remix_of, list(index))
+            yield Problem(shot.where("remix_of"), f"shot '{shot.id}': remix_of names no shot: "
+                          f"'{shot.remix_of}'{hint}")
+        elif source >= shot.index:
+            yield Problem(shot.where("remix_of"), f"shot '{shot.id}': remix_of must name an "
+                          f"earlier shot; '{shot.remix_of}' is shot {source + 1}")
+        if not shot.edit:
+            yield Problem(shot.where("remix_of"), f"shot '{shot.id}': a remix needs edit: "
+                          "saying what to change")
+
+
+def transitions_fit(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    shots = board.shots
+    for shot, following in zip(shots, (*shots[1:], None), strict=True):
+        t = shot.transition
+        if following is None:
+            if t.type == "dissolve":
+                yield Problem(shot.where("transition"), f"shot '{shot.id}': the last shot has "
+                              "nothing to dissolve into; use fade-black or fade-white to end",
+                              "warning")
+            limit = shot.seconds
+        else:
+            limit = min(shot.seconds, following.seconds)
+        if t.seconds > limit + _EPS:
+            yield Problem(shot.where("transition"), f"shot '{shot.id}': the {t.seconds:g} s "
+                          f"{t.type} is longer than the shot it joins ({limit:g} s)")
+    for before, shot in zip(shots, shots[1:], strict=False):
+        into = before.transition.seconds if before.transition.type == "dissolve" else 0.0
+        out = shot.transition.seconds if shot.transition.type == "dissolve" else 0.0
+        if into and out and into + out > shot.seconds + _EPS:
+            yield Problem(shot.where("transition"), f"shot '{shot.id}': the dissolves into and "
+                          f"out of it ({into:g} s + {out:g} s) are longer than the shot "
+                          f"({shot.seconds:g} s)")
+
+
+def files_usable(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    for shot in board.shots:
+        for key, path, kind in (("reference", shot.reference, "image"),
+                                ("audio", shot.audio.file, "audio")):
+            problem = path and ctx.file_problem(path, kind, board.folder)
+            if problem:
+                where = shot.where(key) if key == "reference" else shot.where("audio", "file")
+                yield Problem(where, f"shot '{shot.id}': {problem}")
+    for name, member in board.cast.items():
+        problem = member.reference and ctx.file_problem(member.reference, "image", board.folder)
+        if problem:
+            yield Problem(("cast", name, "reference"), f"cast '{name}': {problem}")
+    if board.music and board.music.file:
+        problem = ctx.file_problem(board.music.file, "audio", board.folder)
+        if problem:
+            yield Problem(("music", "file"), f"music: {problem}")
+
+
+def backend_can_render(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    caps = ctx.capabilities
+    if caps is None:
+        return
+    size = caps.size_problem(board.output.width, board.output.height)
+    if size:
+        yield Problem(("output", "size"), f"backend '{ctx.backend}': {size}")
+    for shot in board.shots:
+        seconds = caps.duration_problem(shot.seconds)
+        if seconds:
+            yield Problem(shot.where("seconds"), f"shot '{shot.id}': backend '{ctx.backend}': "
+                          f"{seconds}")
+        if shot.remix_of and not caps.remix:
+            yield Problem(shot.where("remix_of"), f"shot '{shot.id}': backend '{ctx.backend}' "
+                          "cannot remix a shot")
+        if shot.reference and not caps.first_frame:
+            yield Problem(shot.where("reference"), f"shot '{shot.id}': backend '{ctx.backend}' "
+                          "takes no reference image", "warning")
+
+
+RULES: tuple[Rule, ...] = (
+    unique_ids, action_present, beats_fit, cue_times, cast_known, remix_sources,
+    transitions_fit, files_usable, backend_can_render,
+)  # fmt: skip
+
+
+def _file_problem(path: Path, kind: str, folder: Path, allow_outside: bool) -> str | None:
+    shown = _shown(path, folder)
+    if not allow_outside and not _inside(path, folder):
+        return (f"{shown} lies outside the storyboard's folder; move it inside, or pass "
+                "--allow-outside-paths")
+    if not path.is_file():
+        return f"{kind} file not found: {shown} (paths are relative to the storyboard)"
+    try:
+        return _image_problem(path, shown) if kind == "image" else _audio_problem(path, shown)
+    except OSError as exc:
+        return f"cannot read {shown}: {exc.strerror or exc}"
+
+
+def _image_problem(path: Path, shown: str) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            fmt = image.format
+            image.verify()
+    except (UnidentifiedImageError, SyntaxError, ValueError):
+        return f"{shown} is not a readable image; use a JPEG, PNG or WEBP file"
+    if fmt not in IMAGE_FORMATS:
+        return f"{shown} is a {fmt} image; use a JPEG, PNG or WEBP file"
+    return None
+
+
+_AUDIO_MAGIC = (b"RIFF", b"ID3", b"fLaC", b"OggS", b"FORM", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2",
+                b"\xff\xf1", b"\xff\xf9")  # fmt: skip
+
+
+def _audio_problem(path: Path, shown: str) -> str | None:
+    with path.open("rb") as f:
+        head = f.read(12)
+    if head.startswith(_AUDIO_MAGIC) or head[4:8] == b"ftyp":  # ftyp: MP4/M4A containers
+        return None
+    return f"{shown} does not look like an audio file (WAV, MP3, FLAC, OGG, AIFF or M4A)"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def _shown(path: Path, folder: Path) -> str:
+    try:
+        return str(path.relative_to(folder)) if folder != Path("") else str(path)
+    except ValueError:
+        return str(path)

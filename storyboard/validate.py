@@ -1,0 +1,94 @@
+"""Document → Storyboard + every Problem: the schema first, then the semantic rules.
+
+Never raises on bad input: a file that cannot even be loaded is one Problem in the Report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import BackendNotFound, LoadError, ValidationFailed
+from .load import Document, load
+from .model import Problem, Storyboard
+from .render.registry import load_backend
+from .resolve import resolve
+from .rules import RuleContext, check_rules
+from .schema import schema_problems
+
+__all__ = ["Report", "validate_file", "validate_document", "load_storyboard"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """What validation found in one file."""
+
+    path: Path
+    problems: tuple[Problem, ...]
+    storyboard: Storyboard | None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def failed(self, strict: bool = False) -> bool:
+        return bool(self.errors or (strict and self.warnings))
+
+
+def validate_file(
+    path: Path, *, backend: str | None = None, allow_outside_paths: bool = False
+) -> Report:
+    """Load and check one storyboard file; ``backend`` overrides the file's render.backend."""
+    try:
+        doc = load(path)
+    except LoadError as exc:
+        return Report(path, (Problem((), exc.message, location=exc.location),), None)
+    return validate_document(doc, backend=backend, allow_outside_paths=allow_outside_paths)
+
+
+def validate_document(
+    doc: Document, *, backend: str | None = None, allow_outside_paths: bool = False
+) -> Report:
+    problems = schema_problems(doc.data)
+    board = None
+    if not problems:
+        board = resolve(doc)
+        ctx = RuleContext(allow_outside_paths=allow_outside_paths)
+        problems += _attach_backend(board, backend, ctx)
+        problems += check_rules(board, ctx)
+    located = [_locate(doc, p) for p in problems]
+    located.sort(key=lambda p: (p.location, p.severity != "error", p.message))
+    return Report(doc.path, tuple(located), board if not any(
+        p.severity == "error" for p in located) else None)
+
+
+def load_storyboard(
+    path: Path, *, backend: str | None = None, allow_outside_paths: bool = False
+) -> tuple[Storyboard, list[Problem]]:
+    """The valid Storyboard and its warnings, or ValidationFailed carrying every problem."""
+    report = validate_file(path, backend=backend, allow_outside_paths=allow_outside_paths)
+    if report.storyboard is None:
+        raise ValidationFailed(list(report.problems))
+    return report.storyboard, report.warnings
+
+
+def _attach_backend(board: Storyboard, override: str | None, ctx: RuleContext) -> list[Problem]:
+    name = override or board.render.backend
+    ctx.backend = name
+    try:
+        factory = load_backend(name)
+    except BackendNotFound as exc:
+        return [Problem(("render", "backend"), exc.message)]
+    ctx.capabilities = factory.capabilities(board.render.model)
+    return []
+
+
+def _locate(doc: Document, problem: Problem) -> Problem:
+    if problem.location is not None:
+        return problem
+    is_key = "unknown key" in problem.message
+    return replace(problem, location=doc.location(problem.path, key=is_key))
