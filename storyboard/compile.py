@@ -56,7 +56,7 @@ def make_environment(templates: Path | None = None) -> SandboxedEnvironment:
     )
     env.filters.update(
         secs=secs, sentence=sentence, shot_type=shot_type, verb=verb, noun=noun,
-        and_join=and_join, lower_first=lower_first, beat_phrase=beat_phrase,
+        and_join=and_join, lower_first=lower_first, beat_phrase=beat_phrase, a_an=a_an,
     )  # fmt: skip
     return env
 
@@ -174,6 +174,13 @@ def beat_phrase(beat: Beat) -> str:
     if beat.camera == "static":
         return f"a {secs(beat.seconds)} hold"
     return f"a {size}{secs(beat.seconds)} {noun(beat.camera)}{ease.get(beat.ease, '')}"
+
+
+def a_an(phrase: str) -> str:
+    """'85mm' → 'an 85mm', 'low angle' → 'a low angle' (by sound: 8, 11 and 18 take 'an')."""
+    text = str(phrase)
+    vowel = text[:1].lower() in "aeiou8" or text.startswith(("11", "18"))
+    return f"{'an' if vowel else 'a'} {text}"
 
 
 def and_join(items: list[str]) -> str:
