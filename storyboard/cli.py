@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -97,6 +98,41 @@ def _args_compile(p: argparse.ArgumentParser) -> None:
     _common(p)
 
 
+def _args_render(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--shot", action="append", metavar="ID", help="only this shot (repeatable)")
+    p.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                   help="shots rendered in parallel (default: number of cores)")
+    p.add_argument("--force", action="store_true", help="render again even when up to date")
+    _out_and_templates(p)
+    _common(p)
+
+
+def _args_status(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--check", action="store_true",
+                   help="exit 3 when any shot is not rendered and current")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _out_and_templates(p)
+    _common(p)
+
+
+def _out_and_templates(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="output folder (default: renders/<file stem>/ beside the storyboard)")
+    p.add_argument("--templates", type=Path, metavar="DIR", help="override prompt templates")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _args_schema(p: argparse.ArgumentParser) -> None:
     pass
 
@@ -145,6 +181,42 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(f"# {shot.number}. {shot.id} ({shot.seconds:g} s)")
         print(prompt.text)
     return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .compile import compile_storyboard
+    from .render.stage import default_out_dir, render_storyboard
+
+    board = _load(args)
+    chosen = _select_shots(board, args.shot)
+    prompts = compile_storyboard(board, args.templates)
+    backend = args.backend or board.render.backend
+    out_dir = args.out or default_out_dir(board)
+    reporter = Reporter(quiet=args.quiet, total=len(chosen))
+    results = render_storyboard(board, prompts, backend, out_dir, only=args.shot,
+                                jobs=args.jobs, force=args.force, on_event=reporter)
+    reporter.summary(results)
+    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .compile import compile_storyboard
+    from .render.stage import default_out_dir, shot_states
+
+    board = _load(args)
+    prompts = compile_storyboard(board, args.templates)
+    out_dir = args.out or default_out_dir(board)
+    states = shot_states(board, prompts, args.backend or board.render.backend, out_dir)
+    if args.json:
+        json.dump([{"id": s.shot_id, "state": s.state, "path": str(s.path), "error": s.error}
+                   for s in states], sys.stdout, indent=2)
+        print()
+    else:
+        width = max(len(s.shot_id) for s in states)
+        for s in states:
+            print(f"{s.shot_id:<{width}}  {s.state:<8}  {s.error or s.path}")
+    behind = [s for s in states if s.state != "rendered"]
+    return EXIT_FAILED if args.check and behind else EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -234,10 +306,47 @@ def _report_json(report, strict: bool) -> dict:  # noqa: ANN001
     }
 
 
+class Reporter:
+    """Shows render progress on stderr: live per shot on a terminal, summaries otherwise."""
+
+    def __init__(self, quiet: bool, total: int) -> None:
+        self.quiet = quiet
+        self.live = sys.stderr.isatty() and not quiet
+        self.total = total
+        self.done = 0
+
+    def __call__(self, kind: str, shot_id: str, info: dict) -> None:
+        if kind in ("rendered", "reused", "failed"):
+            self.done += 1
+        if kind == "failed":
+            self._line(f"failed   {shot_id}: {info['error']}")
+        elif kind == "rendered" and self.live:
+            self._line(f"rendered {shot_id} in {info['elapsed']:.1f} s "
+                       f"[{self.done}/{self.total}]")
+        elif kind == "progress" and self.live:
+            sys.stderr.write(f"\r\x1b[Krendering {shot_id} {info['fraction']:4.0%}")
+            sys.stderr.flush()
+
+    def _line(self, text: str) -> None:
+        if self.live:
+            sys.stderr.write("\r\x1b[K")
+        if not self.quiet or text.startswith("failed"):
+            print(text, file=sys.stderr)
+
+    def summary(self, results: list) -> None:  # list[ShotResult]
+        if self.quiet:
+            return
+        count = {k: sum(r.status == k for r in results) for k in ("rendered", "reused", "failed")}
+        print(f"{count['rendered']} rendered, {count['reused']} reused, "
+              f"{count['failed']} failed", file=sys.stderr)
+
+
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], None]]] = {
     "init": (cmd_init, "write a small working storyboard to start from", _args_init),
     "validate": (cmd_validate, "check storyboard files", _args_validate),
     "compile": (cmd_compile, "print the compiled five-part prompts", _args_compile),
+    "render": (cmd_render, "render shots, reusing unchanged renders", _args_render),
+    "status": (cmd_status, "each shot: rendered / stale / missing / failed", _args_status),
     "schema": (cmd_schema, "print the JSON Schema of the format", _args_schema),
 }

@@ -1,7 +1,15 @@
-"""The built-in offline animatic backend: camera moves over the reference, beats on screen."""
+"""The built-in offline animatic backend: camera moves over the reference, beats on screen.
+
+Heavy modules (numpy, Pillow) are imported when a shot is rendered, not when the backend is
+looked up, so ``storyboard validate`` stays instant.
+"""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+from ..base import Progress, RenderJob
 from ..capabilities import Capabilities
 
 __all__ = ["PrevisBackend"]
@@ -11,7 +19,7 @@ class PrevisBackend:
     """Renders any positive duration at any even size, offline, deterministically."""
 
     name = "previs"
-    version = "1"  # bump when frames or sound change, so old renders count as stale
+    version = "1"  # bump when frames or sound change, so earlier renders count as stale
 
     def __init__(self, **settings: object) -> None:
         self.settings = settings
@@ -19,3 +27,23 @@ class PrevisBackend:
     @classmethod
     def capabilities(cls, model: str | None = None) -> Capabilities:
         return Capabilities(even_sizes=True, first_frame=True, remix=True, audio=True)
+
+    def render(self, job: RenderJob, dest: Path, progress: Progress | None = None) -> None:
+        from .frames import frame_at, frame_count, prepare_scene
+        from .sound import shot_audio, write_wav
+        from .writer import VideoWriter
+
+        scene = prepare_scene(job)
+        fps = job.output.fps
+        frames = frame_count(job.shot.seconds, fps)
+        with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".audio-") as tmp:
+            wav = Path(tmp) / "audio.wav"
+            write_wav(shot_audio(job.shot, frames / fps), wav)
+            meta = {"title": f"{job.title} — {job.shot.id}".strip(" —"), "comment": job.render_key}
+            with VideoWriter(dest, job.output.width, job.output.height, fps, wav, meta) as writer:
+                for index in range(frames):
+                    writer.write(frame_at(scene, index / fps))
+                    if progress and index % 12 == 0:
+                        progress(index / frames)
+        if progress:
+            progress(1.0)

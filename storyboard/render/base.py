@@ -1,0 +1,82 @@
+"""The backend interface: what the render stage hands a backend and what it gets back.
+
+Two shapes, both small. A *local* backend renders a job straight to a file. A *hosted* backend
+goes capabilities → submit → poll → download, with a handle saved to disk before polling so an
+interrupted run resumes without paying twice (see ../shared/VIDEO_API.md). Every backend has a
+``name``, a ``version`` (part of every render key) and ``capabilities(model)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from ..compile import ShotPrompt
+from ..model import Output, Shot
+from .capabilities import Capabilities
+
+__all__ = ["Handle", "HostedBackend", "JobState", "LocalBackend", "Progress", "RenderJob"]
+
+Progress = Callable[[float], None]  # fraction done, 0..1
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """Everything a backend needs to render one shot; plain data, picklable."""
+
+    shot: Shot
+    prompt: ShotPrompt
+    output: Output
+    model: str | None
+    render_key: str
+    shot_count: int = 1
+    overlays: bool = True
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Handle:
+    """A remote job, as saved to the run state: enough to poll and download it later."""
+
+    backend: str
+    model: str | None
+    job_id: str
+    render_key: str
+    extra: dict[str, Any] = field(default_factory=dict)  # poll/result URLs and the like
+
+
+@dataclass(frozen=True)
+class JobState:
+    status: str  # queued | running | succeeded | failed | blocked | canceled
+    progress: float | None = None
+    error_code: str = ""
+    error_message: str = ""
+
+
+@runtime_checkable
+class LocalBackend(Protocol):
+    name: ClassVar[str]
+    version: ClassVar[str]
+
+    @classmethod
+    def capabilities(cls, model: str | None = None) -> Capabilities: ...
+
+    def render(self, job: RenderJob, dest: Path, progress: Progress | None = None) -> None:
+        """Write the shot to ``dest`` (an MP4), complete, or raise RenderError."""
+
+
+@runtime_checkable
+class HostedBackend(Protocol):
+    name: ClassVar[str]
+    version: ClassVar[str]
+
+    @classmethod
+    def capabilities(cls, model: str | None = None) -> Capabilities: ...
+
+    def submit(self, job: RenderJob) -> Handle: ...
+
+    def poll(self, handle: Handle) -> JobState: ...
+
+    def download(self, handle: Handle, dest: Path) -> None: ...

@@ -1,0 +1,148 @@
+"""Camera moves as math: where the virtual camera looks at time t, as a 3x3 homography.
+
+Pure functions of the beats; no images here. Coordinates: output pixels with the origin at the
+frame's centre, y down. A positive ``tx`` moves the view right, so the picture slides left.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...model import Beat
+
+__all__ = ["CameraState", "camera_at", "ease", "homography", "overscan", "MOVE_DELTAS"]
+
+
+@dataclass(frozen=True)
+class CameraState:
+    tx: float = 0.0  # view centre offset, fraction of frame width
+    ty: float = 0.0  # fraction of frame height
+    log_zoom: float = 0.0
+    rot: float = 0.0  # degrees
+    gx: float = 0.0  # perspective (keystone) terms: pans and orbits swing, dollies go deep
+    gy: float = 0.0
+    focus: float = 0.0  # 0 = foreground sharp, 1 = background sharp (rack focus)
+
+    def __add__(self, other: CameraState) -> CameraState:
+        return CameraState(*(a + b for a, b in zip(self._values(), other._values(), strict=True)))
+
+    def scaled(self, k: float) -> CameraState:
+        return CameraState(*(v * k for v in self._values()))
+
+    def _values(self) -> tuple[float, ...]:
+        return (self.tx, self.ty, self.log_zoom, self.rot, self.gx, self.gy, self.focus)
+
+
+# The full move of each camera verb at the default amount (0.5); `amount` scales it linearly.
+MOVE_DELTAS: dict[str, CameraState] = {
+    "static": CameraState(),
+    "pan-left": CameraState(tx=-0.18, gx=-0.03),
+    "pan-right": CameraState(tx=0.18, gx=0.03),
+    "truck-left": CameraState(tx=-0.18),
+    "truck-right": CameraState(tx=0.18),
+    "tilt-up": CameraState(ty=-0.15, gy=-0.05),
+    "tilt-down": CameraState(ty=0.15, gy=0.05),
+    "pedestal-up": CameraState(ty=-0.15),
+    "pedestal-down": CameraState(ty=0.15),
+    "crane-up": CameraState(ty=-0.15, log_zoom=-0.08),
+    "crane-down": CameraState(ty=0.15, log_zoom=0.08),
+    "dolly-in": CameraState(log_zoom=0.25, gy=0.06),
+    "dolly-out": CameraState(log_zoom=-0.25, gy=-0.06),
+    "zoom-in": CameraState(log_zoom=0.3),
+    "zoom-out": CameraState(log_zoom=-0.3),
+    "orbit-left": CameraState(tx=-0.12, rot=3.0, gx=-0.06),
+    "orbit-right": CameraState(tx=0.12, rot=-3.0, gx=0.06),
+    "handheld": CameraState(),  # shake only, added in camera_at
+    "rack-focus": CameraState(focus=1.0),
+}
+
+
+def ease(kind: str, p: float) -> float:
+    p = min(max(p, 0.0), 1.0)
+    if kind == "linear":
+        return p
+    if kind == "ease-in":
+        return p * p
+    if kind == "ease-out":
+        return 1 - (1 - p) * (1 - p)
+    return p * p * (3 - 2 * p)
+
+
+def camera_at(beats: tuple[Beat, ...], t: float) -> CameraState:
+    """The camera at ``t`` seconds: every beat's move, eased, added up; handheld adds shake."""
+    state = CameraState()
+    for beat in beats:
+        if t <= beat.start:
+            break
+        p = ease(beat.ease, (t - beat.start) / beat.seconds)
+        k = beat.amount / 0.5
+        delta = MOVE_DELTAS[beat.camera]
+        if beat.camera == "rack-focus":  # each rack flips the focus plane
+            flip = 1.0 - 2.0 * state.focus
+            state = state + CameraState(focus=flip * p)
+        else:
+            state = state + delta.scaled(k * p)
+        if beat.camera == "handheld" and t < beat.end:
+            state = state + _shake(t, (t - beat.start) / beat.seconds, beat.end - t, k)
+    return state
+
+
+def _shake(t: float, p: float, left: float, k: float) -> CameraState:
+    # Smooth, deterministic wobble: incommensurate sines, faded in and out over 0.25 s.
+    fade = min(1.0, p * 4 if p < 0.25 else 1.0, left / 0.25)
+    def wave(f1: float, f2: float, f3: float, phase: float) -> float:
+        return (0.5 * math.sin(2 * math.pi * f1 * t + phase)
+                + 0.3 * math.sin(2 * math.pi * f2 * t + 2 * phase)
+                + 0.2 * math.sin(2 * math.pi * f3 * t + 3 * phase))
+    a = 0.012 * k * fade
+    return CameraState(tx=a * wave(0.7, 1.3, 2.9, 0.4), ty=a * wave(0.9, 1.7, 3.1, 1.9),
+                       rot=0.6 * k * fade * wave(0.5, 1.1, 2.3, 2.7))
+
+
+def homography(state: CameraState, width: int, height: int, base_zoom: float,
+               src_scale: float, src_w: int, src_h: int) -> np.ndarray:
+    """3x3 matrix taking an output pixel (x, y, 1) to a source-image pixel (homogeneous).
+
+    ``src_scale`` is source pixels per canvas pixel; the canvas is the frame-sized fit of the
+    source, centred on the frame.
+    """
+    shift = np.array([[1, 0, -width / 2], [0, 1, -height / 2], [0, 0, 1]], dtype=float)
+    persp = np.array([[1, 0, 0], [0, 1, 0], [state.gx / width, state.gy / height, 1]], dtype=float)
+    s = 1.0 / (base_zoom * math.exp(state.log_zoom))
+    c, n = math.cos(math.radians(state.rot)), math.sin(math.radians(state.rot))
+    view = np.array([[c * s, -n * s, state.tx * width], [n * s, c * s, state.ty * height],
+                     [0, 0, 1]], dtype=float)
+    to_src = np.array([[src_scale, 0, src_w / 2], [0, src_scale, src_h / 2], [0, 0, 1]],
+                      dtype=float)
+    return to_src @ view @ persp @ shift
+
+
+def overscan(beats: tuple[Beat, ...], seconds: float, fps: float, width: int, height: int,
+             canvas_w: float, canvas_h: float) -> float:
+    """The smallest base zoom (>= 1) that keeps every frame's corners on the canvas."""
+    times = np.arange(0, max(1, round(seconds * fps)) + 1) / fps
+    states = [camera_at(beats, float(t)) for t in times]
+    if all(s == CameraState() for s in states):
+        return 1.0
+    corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], float).T
+
+    def fits(zoom: float) -> bool:
+        for state in states:
+            pts = homography(state, width, height, zoom, 1.0, 0, 0) @ corners
+            x, y = pts[0] / pts[2], pts[1] / pts[2]
+            if (np.abs(x) > canvas_w / 2 + 0.5).any() or (np.abs(y) > canvas_h / 2 + 0.5).any():
+                return False
+        return True
+
+    low, high = 1.0, 4.0
+    if fits(low):
+        return low
+    if not fits(high):
+        return high  # an extreme path: the edges will show; better than an absurd crop
+    for _ in range(20):
+        mid = (low + high) / 2
+        low, high = (low, mid) if fits(mid) else (mid, high)
+    return high

@@ -1,0 +1,141 @@
+"""Burned-in previs overlays: PREVIS mark, shot, beat, timecode, thirds, subtitles and cues.
+
+Text is rasterised once (by Pillow) into small RGBA patches; each frame only blends the ones
+it needs into the frame array and draws its timecode.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ...model import Shot
+
+__all__ = ["OverlayPainter"]
+
+_BG = (0, 0, 0, 150)
+_WORDS_PER_SECOND = 2.8  # dialogue on screen about as long as it takes to say
+
+
+class OverlayPainter:
+    def __init__(self, shot: Shot, shot_count: int, width: int, height: int, fps: float) -> None:
+        self.shot, self.width, self.height, self.fps = shot, width, height, fps
+        self.size = max(8, round(height / 30))
+        self.pad = max(2, self.size // 3)
+        self.previs = _label("PREVIS", self.size, (255, 255, 255), (200, 30, 30, 220))
+        self.title = _label(f"{shot.number}/{shot_count} · {shot.id}", self.size)
+        self.edit = _label(f"EDIT: {shot.edit}", self.size, max_width=width - 2 * self.pad
+                           ) if shot.edit else None
+        self.grid = _thirds(width, height)
+        self.cues = self._cues()
+
+    def paint(self, frame: np.ndarray, t: float) -> None:
+        """Blend the overlays for time ``t`` into ``frame`` (HxWx3 uint8) in place."""
+        for strip, xy in self.grid:
+            _blend(frame, strip, xy)
+        p, w, h = self.pad, self.width, self.height
+        _blend(frame, self.previs, (p, p))
+        _blend(frame, self.title, (w - self.title.width - p, p))
+        if self.edit:
+            _blend(frame, self.edit, (p, 2 * p + self.previs.height))
+        beat = self._beat_label(t)
+        _blend(frame, beat, (p, h - beat.height - p))
+        code = _draw_label(self._timecode(t), self.size)  # new every frame: not cached
+        _blend(frame, code, (w - code.width - p, h - code.height - p))
+        lines = [patch for start, end, patch in self.cues if start <= t < end]
+        y = h - 2 * (beat.height + p)
+        for patch in reversed(lines):
+            _blend(frame, patch, ((w - patch.width) // 2, y))
+            y -= patch.height + p
+
+    def _cues(self) -> list[tuple[float, float, Image.Image]]:
+        """(start, end, patch) for beat actions, dialogue lines and sound effects."""
+        limit = self.width - 2 * self.pad
+        cues = [(b.start, b.end, _label(b.action, self.size, max_width=limit))
+                for b in self.shot.beats if b.action]
+        for line in self.shot.audio.dialogue:
+            words = max(1, len(line.line.split()))
+            who = f"{line.who.upper()}: " if line.who else ""
+            cues.append((line.at, line.at + max(1.0, words / _WORDS_PER_SECOND),
+                         _label(f"{who}“{line.line}”", self.size, (255, 240, 160), max_width=limit)))
+        for sfx in self.shot.audio.sfx:
+            cues.append((sfx.at, sfx.at + 1.0,
+                         _label(f"SFX: {sfx.cue}", self.size, (160, 220, 255), max_width=limit)))
+        return cues
+
+    def _beat_label(self, t: float) -> Image.Image:
+        beats = self.shot.beats
+        for n, beat in enumerate(beats, 1):
+            if beat.start <= t < beat.end:
+                return _label(f"beat {n}/{len(beats)} · {beat.camera} {beat.seconds:g} s", self.size)
+        rest = self.shot.seconds - (beats[-1].end if beats else 0.0)
+        return _label(f"hold {rest:.3g} s", self.size)
+
+    def _timecode(self, t: float) -> str:
+        fps = round(self.fps)
+        frames = round(t * self.fps)
+        seconds, frame = divmod(frames, fps)
+        minutes, seconds = divmod(seconds, 60)
+        return f"{minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d}:{frame:02d}"
+
+
+def _blend(frame: np.ndarray, patch: Image.Image, xy: tuple[int, int]) -> None:
+    """Alpha-blend an RGBA patch into the frame at (x, y), clipped to the frame."""
+    x, y = xy
+    h, w = frame.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + patch.width, w), min(y + patch.height, h)
+    if x0 >= x1 or y0 >= y1:
+        return
+    rgba = _array(patch)[y0 - y:y1 - y, x0 - x:x1 - x]
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    region = frame[y0:y1, x0:x1]
+    region[:] = (region + (rgba[..., :3] - region.astype(np.float32)) * alpha).astype(np.uint8)
+
+
+def _array(patch: Image.Image) -> np.ndarray:
+    cached = patch.info.get("array")
+    if cached is None:
+        cached = patch.info["array"] = np.asarray(patch)
+    return cached
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
+
+
+@cache
+def _label(text: str, size: int, fg: tuple[int, int, int] = (255, 255, 255),
+           bg: tuple[int, int, int, int] = _BG, max_width: int = 0) -> Image.Image:
+    return _draw_label(text, size, fg, bg, max_width)
+
+
+def _draw_label(text: str, size: int, fg: tuple[int, int, int] = (255, 255, 255),
+                bg: tuple[int, int, int, int] = _BG, max_width: int = 0) -> Image.Image:
+    font = _font(size)
+    if max_width:
+        text = _fit(text, font, max_width - size)
+    left, top, right, bottom = font.getbbox(text)
+    pad = max(1, size // 4)
+    patch = Image.new("RGBA", (right - left + 2 * pad, bottom - top + 2 * pad), bg)
+    ImageDraw.Draw(patch).text((pad - left, pad - top), text, font=font, fill=(*fg, 255))
+    return patch
+
+
+def _fit(text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
+    if font.getlength(text) <= width:
+        return text
+    while text and font.getlength(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _thirds(width: int, height: int) -> list[tuple[Image.Image, tuple[int, int]]]:
+    """The rule-of-thirds guide as four thin translucent strips and where they go."""
+    line = max(1, height // 360)
+    upright = Image.new("RGBA", (line, height), (255, 255, 255, 70))
+    across = Image.new("RGBA", (width, line), (255, 255, 255, 70))
+    return [(upright, (width * k // 3, 0)) for k in (1, 2)] + [
+        (across, (0, height * k // 3)) for k in (1, 2)]
