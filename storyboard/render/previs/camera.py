@@ -49,8 +49,10 @@ MOVE_DELTAS: dict[str, CameraState] = {
     "pedestal-down": CameraState(ty=0.15),
     "crane-up": CameraState(ty=-0.15, log_zoom=-0.08),
     "crane-down": CameraState(ty=0.15, log_zoom=0.08),
-    "dolly-in": CameraState(log_zoom=0.25, gy=0.06),
-    "dolly-out": CameraState(log_zoom=-0.25, gy=-0.06),
+    # A dolly pushes toward a point just below the centre with a slight keystone, where a zoom
+    # magnifies about the exact centre: with one picture that is the difference we can show.
+    "dolly-in": CameraState(ty=0.03, log_zoom=0.25, gy=0.10),
+    "dolly-out": CameraState(ty=-0.03, log_zoom=-0.25, gy=-0.10),
     "zoom-in": CameraState(log_zoom=0.3),
     "zoom-out": CameraState(log_zoom=-0.3),
     "orbit-left": CameraState(tx=-0.12, rot=3.0, gx=-0.06),
