@@ -29,7 +29,7 @@ class PrevisBackend:
         return Capabilities(even_sizes=True, first_frame=True, remix=True, audio=True)
 
     def render(self, job: RenderJob, dest: Path, progress: Progress | None = None) -> None:
-        from .frames import frame_at, frame_count, prepare_scene
+        from .frames import frame_count, frame_rgba, prepare_scene
         from .sound import shot_audio, write_wav
         from .writer import VideoWriter
 
@@ -42,7 +42,7 @@ class PrevisBackend:
             meta = {"title": f"{job.title} — {job.shot.id}".strip(" —"), "comment": job.render_key}
             with VideoWriter(dest, job.output.width, job.output.height, fps, wav, meta) as writer:
                 for index in range(frames):
-                    writer.write(frame_at(scene, index / fps))
+                    writer.write(frame_rgba(scene, index / fps))
                     if progress and index % 12 == 0:
                         progress(index / frames)
         if progress:

@@ -27,8 +27,9 @@ ENCODER_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fm
 AUDIO_ARGS = ["-c:a", "aac", "-b:a", "128k", "-ar", "48000"]
 
 def to_yuv420p(frame: np.ndarray) -> bytes:
-    """RGB frame → planar limited-range BT.601 YUV 4:2:0, the pixel format x264 encodes."""
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes()
+    """RGB or RGBA frame → planar limited-range BT.601 YUV 4:2:0, what x264 encodes."""
+    code = cv2.COLOR_RGBA2YUV_I420 if frame.shape[2] == 4 else cv2.COLOR_RGB2YUV_I420
+    return cv2.cvtColor(frame, code).tobytes()
 
 
 class VideoWriter:
