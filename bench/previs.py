@@ -68,7 +68,7 @@ def previs(folder: Path, seconds: float) -> dict:
 
 def zoompan_floor(folder: Path, seconds: float) -> float:
     from storyboard.media import ffmpeg_exe
-    from storyboard.render.previs.writer import AUDIO_ARGS, ENCODER_ARGS
+    from storyboard.media import AUDIO_ARGS, video_args
 
     frames, half = round(seconds * 24), round(seconds * 12)
     # zoom in over the first half, then pan left over the second: the same kind of work
@@ -81,7 +81,7 @@ def zoompan_floor(folder: Path, seconds: float) -> float:
          "-filter_complex",
          f"[0:v]scale=2560:1440,zoompan=z='{zoom}':x='{x}':y='ih/2-ih/zoom/2':d={frames}"
          f":s=1280x720:fps=24[v]", "-map", "[v]", "-map", "1:a", "-frames:v", str(frames),
-         *ENCODER_ARGS, "-g", "24", *AUDIO_ARGS, "-movflags", "+faststart",
+         *video_args(24), *AUDIO_ARGS, "-movflags", "+faststart",
          str(folder / "floor.mp4")],
         check=True,
     )

@@ -108,6 +108,20 @@ def _args_render(p: argparse.ArgumentParser) -> None:
     _common(p)
 
 
+def _args_stitch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="put a titled slate in place of a shot that is not rendered")
+    _out_and_templates(p)
+    _common(p)
+
+
+def _args_build(p: argparse.ArgumentParser) -> None:
+    _args_render(p)
+    p.add_argument("--allow-missing", action="store_true",
+                   help="stitch even when shots failed, with slates in their place")
+
+
 def _args_status(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--check", action="store_true",
@@ -197,6 +211,47 @@ def cmd_render(args: argparse.Namespace) -> int:
                                 jobs=args.jobs, force=args.force, on_event=reporter)
     reporter.summary(results)
     return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+def cmd_stitch(args: argparse.Namespace) -> int:
+    from .render.stage import default_out_dir
+    from .stitch import stitch
+
+    board = _load(args)
+    result = stitch(board, args.out or default_out_dir(board), allow_missing=args.allow_missing)
+    _report_edit(result, args.quiet)
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .compile import compile_storyboard
+    from .render.stage import default_out_dir, render_storyboard
+    from .stitch import stitch
+
+    board = _load(args)
+    prompts = compile_storyboard(board, args.templates)
+    out_dir = args.out or default_out_dir(board)
+    reporter = Reporter(quiet=args.quiet, total=len(board.shots))
+    results = render_storyboard(board, prompts, args.backend or board.render.backend, out_dir,
+                                jobs=args.jobs, force=args.force, on_event=reporter)
+    reporter.summary(results)
+    failed = [r.shot_id for r in results if r.status == "failed"]
+    if failed and not args.allow_missing:
+        print(f"error: not stitching: {len(failed)} shot(s) failed: {', '.join(failed)}; "
+              "fix them and build again (finished shots are kept), or pass --allow-missing",
+              file=sys.stderr)
+        return EXIT_FAILED
+    result = stitch(board, out_dir, allow_missing=args.allow_missing)
+    _report_edit(result, args.quiet)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _report_edit(result, quiet: bool) -> None:  # noqa: ANN001
+    if not quiet:
+        state = "up to date" if result.status == "up-to-date" else "stitched"
+        slates = f" ({len(result.slates)} slate(s) for missing shots)" if result.slates else ""
+        print(f"edit {state}: {result.seconds:.2f} s{slates}", file=sys.stderr)
+    print(result.path)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -347,6 +402,9 @@ _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], Non
     "validate": (cmd_validate, "check storyboard files", _args_validate),
     "compile": (cmd_compile, "print the compiled five-part prompts", _args_compile),
     "render": (cmd_render, "render shots, reusing unchanged renders", _args_render),
+    "stitch": (cmd_stitch, "stitch rendered shots into the edit", _args_stitch),
+    "build": (cmd_build, "validate, compile, render and stitch; prints the edit's path",
+              _args_build),
     "status": (cmd_status, "each shot: rendered / stale / missing / failed", _args_status),
     "schema": (cmd_schema, "print the JSON Schema of the format", _args_schema),
 }

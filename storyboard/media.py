@@ -15,7 +15,30 @@ from pathlib import Path
 
 from .errors import MediaError
 
-__all__ = ["Probe", "ffmpeg_exe", "probe", "fps_fraction", "read_audio"]
+__all__ = ["AUDIO_ARGS", "AUDIO_RATE", "Probe", "X264_PARAMS", "ffmpeg_exe", "fps_fraction",
+           "keyframe_interval", "probe", "read_audio", "video_args"]
+
+# One encoding for everything we write, so shots, transitions and the edit can be joined by
+# stream copy. A keyframe every second (and none elsewhere) lets the stitch copy shot bodies
+# and re-encode only near transitions. No B-frames: with them decode order differs from display
+# order and the concat demuxer's outpoint keeps a frame or two past the cut.
+X264_PARAMS = ["-crf", "20", "-pix_fmt", "yuv420p", "-sc_threshold", "0", "-bf", "0",
+               "-colorspace", "smpte170m", "-color_primaries", "smpte170m",
+               "-color_trc", "smpte170m", "-color_range", "tv"]
+X264_PRESET = "veryfast"
+AUDIO_RATE = 48_000
+AUDIO_ARGS = ["-c:a", "aac", "-b:a", "128k", "-ar", str(AUDIO_RATE)]
+
+
+def keyframe_interval(fps: float) -> int:
+    """Frames between keyframes: one second's worth."""
+    return max(1, round(fps))
+
+
+def video_args(fps: float) -> list[str]:
+    """ffmpeg output options for the project's H.264 encoding at ``fps``."""
+    return ["-c:v", "libx264", "-preset", X264_PRESET, *X264_PARAMS,
+            "-g", str(keyframe_interval(fps))]
 
 
 @cache

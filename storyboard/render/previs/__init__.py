@@ -19,7 +19,7 @@ class PrevisBackend:
     """Renders any positive duration at any even size, offline, deterministically."""
 
     name = "previs"
-    version = "1"  # bump when frames or sound change, so earlier renders count as stale
+    version = "2"  # bump when frames or sound change, so earlier renders count as stale
 
     def __init__(self, **settings: object) -> None:
         self.settings = settings

@@ -16,15 +16,9 @@ import cv2
 import numpy as np
 
 from ...errors import MediaError
-from ...media import ffmpeg_exe, fps_fraction
+from ...media import AUDIO_ARGS, ffmpeg_exe, fps_fraction, video_args
 
-__all__ = ["ENCODER_ARGS", "VideoWriter", "to_yuv420p"]
-
-# Shared with bench/previs.py so the zoompan floor is encoded the same way. A keyframe every
-# second lets the stitch copy shot bodies and re-encode only near transitions.
-ENCODER_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
-                "-sc_threshold", "0"]
-AUDIO_ARGS = ["-c:a", "aac", "-b:a", "128k", "-ar", "48000"]
+__all__ = ["VideoWriter", "to_yuv420p"]
 
 def to_yuv420p(frame: np.ndarray) -> bytes:
     """RGB or RGBA frame → planar limited-range BT.601 YUV 4:2:0, what x264 encodes."""
@@ -43,9 +37,7 @@ class VideoWriter:
             ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", str(rate),
             "-i", "pipe:0", "-i", str(audio), "-map", "0:v", "-map", "1:a",
-            *ENCODER_ARGS, "-g", str(max(1, round(fps))), "-colorspace", "smpte170m",
-            "-color_primaries", "smpte170m", "-color_trc", "smpte170m", "-color_range", "tv",
-            *AUDIO_ARGS, *meta, "-movflags", "+faststart", "-f", "mp4", str(dest),
+            *video_args(fps), *AUDIO_ARGS, *meta, "-movflags", "+faststart", "-f", "mp4", str(dest),
         ]
         self.dest = dest
         self.process: subprocess.Popen[bytes] | None = None

@@ -1,0 +1,136 @@
+"""The edit's sound, mixed in one streaming pass: shot audio with its transitions, plus music.
+
+Shot audio is decoded by one ffmpeg process (each shot padded or trimmed to its exact length
+and concatenated); the music bed by another (looped with ``-stream_loop``). Python applies the
+transitions and the bed's level shot by shot and hands the result on as float32 PCM, so memory
+does not grow with the number of shots.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from .errors import StitchError
+from .media import AUDIO_RATE, ffmpeg_exe
+from .model import Music
+from .timeline import EditPlan, Span
+
+__all__ = ["mixed_audio"]
+
+CUT_FADE = round(0.005 * AUDIO_RATE)  # a few milliseconds at every hard cut, so cuts never click
+MUSIC_FADE_IN, MUSIC_FADE_OUT = 0.5, 1.5
+
+
+def mixed_audio(plan: EditPlan, files: list[Path], music: Music | None) -> Iterator[np.ndarray]:
+    """Yield the edit's audio as consecutive mono float32 chunks (one or two per shot)."""
+    sizes = [_sample(plan, s.end) - _sample(plan, s.start) for s in plan.spans]
+    total = _sample(plan, plan.frames)
+    with _Decoder(_shot_decoder_args(files, sizes)) as shots, _music(music, total) as bed:
+        position = 0
+        pending = np.zeros(0, np.float32)
+        for span, size in zip(plan.spans, sizes, strict=True):
+            samples = _with_fades(shots.read(size), span, plan)
+            overlap = len(pending)
+            if overlap:
+                samples[:overlap] = _crossfade(pending, samples[:overlap])
+            keep = _sample(plan, span.end) - _sample(plan, span.end - span.dissolve_out)
+            out, pending = samples[: size - keep], samples[size - keep:].copy()
+            if len(out):
+                yield _add_music(out, bed, position, total, music)
+                position += len(out)
+
+
+def _sample(plan: EditPlan, frame: int) -> int:
+    return round(frame * AUDIO_RATE / plan.fps)
+
+
+def _with_fades(samples: np.ndarray, span: Span, plan: EditPlan) -> np.ndarray:
+    samples = samples.copy()
+    n = len(samples)
+    fade_in = _sample(plan, span.fade_in) if span.fade_in else (CUT_FADE if span.cut_in else 0)
+    fade_out = _sample(plan, span.fade_out) if span.fade_out else (
+        CUT_FADE if span.cut_out or span.index == len(plan.spans) - 1 else 0)
+    if fade_in:
+        k = min(fade_in, n)
+        samples[:k] *= np.linspace(0, 1, k, dtype=np.float32)
+    if fade_out:
+        k = min(fade_out, n)
+        samples[n - k:] *= np.linspace(1, 0, k, dtype=np.float32)
+    return samples
+
+
+def _crossfade(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Equal-power crossfade from ``a`` to ``b`` (same length)."""
+    t = np.linspace(0, np.pi / 2, len(a), dtype=np.float32)
+    return a * np.cos(t) + b * np.sin(t)
+
+
+def _add_music(chunk: np.ndarray, bed: _Decoder | None, position: int, total: int,
+               music: Music | None) -> np.ndarray:
+    if bed is None or music is None:
+        return chunk
+    layer = bed.read(len(chunk)) * np.float32(music.volume)
+    where = np.arange(position, position + len(chunk), dtype=np.float32) / AUDIO_RATE
+    end = total / AUDIO_RATE
+    gain = np.minimum(1.0, np.minimum(where / MUSIC_FADE_IN, (end - where) / MUSIC_FADE_OUT))
+    return chunk + layer * np.clip(gain, 0, 1)
+
+
+def _shot_decoder_args(files: list[Path], sizes: list[int]) -> list[str]:
+    inputs = [arg for f in files for arg in ("-i", str(f))]
+    chains = [
+        f"[{i}:a]aresample={AUDIO_RATE},aformat=sample_fmts=flt:channel_layouts=mono,"
+        f"apad=whole_len={size},atrim=end_sample={size}[a{i}]"
+        for i, size in enumerate(sizes)
+    ]
+    joined = "".join(f"[a{i}]" for i in range(len(files)))
+    graph = ";".join([*chains, f"{joined}concat=n={len(files)}:v=0:a=1[out]"])
+    return [*inputs, "-filter_complex", graph, "-map", "[out]"]
+
+
+def _music(music: Music | None, total: int) -> _Decoder | _Nothing:
+    if music is None or music.file is None:
+        return _Nothing()
+    return _Decoder(["-stream_loop", "-1", "-i", str(music.file), "-map", "0:a:0",
+                     "-ac", "1", "-ar", str(AUDIO_RATE), "-t", f"{total / AUDIO_RATE:.6f}"])
+
+
+class _Nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class _Decoder:
+    """An ffmpeg process writing float32 mono PCM to a pipe, read in exact sample counts."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args,
+                     "-f", "f32le", "-ac", "1", "-ar", str(AUDIO_RATE), "pipe:1"]
+
+    def __enter__(self) -> _Decoder:
+        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE)
+        return self
+
+    def read(self, samples: int) -> np.ndarray:
+        stdout: IO[bytes] = self.process.stdout  # type: ignore[assignment]
+        data = stdout.read(samples * 4)
+        got = np.frombuffer(data, dtype="<f4")
+        if len(got) < samples:  # the source ran short: pad with silence, never fail the edit
+            got = np.concatenate([got, np.zeros(samples - len(got), np.float32)])
+        return got
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        self.process.stdout.close()  # type: ignore[union-attr]
+        error = self.process.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+        code = self.process.wait()
+        if kind is None and code not in (0, -13, 255) and error.strip():
+            raise StitchError(f"ffmpeg could not decode the audio: {error.strip()[-300:]}")

@@ -1,0 +1,200 @@
+"""Rendered shots → the edit: renders/<stem>/<stem>.mp4 (H.264 + AAC, +faststart).
+
+Shot bodies are copied as encoded (every render shares one encoding with a keyframe each
+second); moviepy composites only the frames around transitions, into one file of gaps; the
+sound is mixed in one streaming pass; one ffmpeg mux joins the pieces with the concat demuxer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import MediaError, StitchError
+from .manifest import file_sha256, load_manifest, save_manifest
+from .media import AUDIO_ARGS, AUDIO_RATE, ffmpeg_exe, keyframe_interval, probe
+from .model import Audio, Shot, Storyboard
+from .timeline import Copy, EditPlan, Gap, plan_edit
+
+__all__ = ["StitchResult", "stitch", "edit_path"]
+
+Event = Callable[[str, str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class StitchResult:
+    path: Path
+    status: str  # stitched | up-to-date
+    seconds: float
+    slates: tuple[str, ...] = ()
+
+
+def edit_path(board: Storyboard, out_dir: Path) -> Path:
+    return out_dir / f"{board.stem}.mp4"
+
+
+def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
+           on_event: Event | None = None) -> StitchResult:
+    """Join the rendered shots into the edit, or report it up to date."""
+    emit = on_event or (lambda kind, name, info: None)
+    manifest = load_manifest(out_dir)
+    files, slates = _shot_files(board, out_dir, manifest, allow_missing)
+    plan = plan_edit(board.shots, board.output.fps, keyframe_interval(board.output.fps))
+    key = _edit_key(board, files)
+    dest = edit_path(board, out_dir)
+    recorded = manifest.get("edit") or {}
+    if recorded.get("key") == key and dest.is_file() and \
+            recorded.get("output_sha256") == file_sha256(dest):
+        return StitchResult(dest, "up-to-date", plan.seconds, tuple(slates))
+    emit("stitch", dest.name, {"seconds": plan.seconds})
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".stitch-") as tmp:
+        partial = Path(tmp) / dest.name
+        _assemble(board, plan, files, Path(tmp), partial)
+        _verify(partial, plan, board)
+        os.replace(partial, dest)
+    manifest["edit"] = {"key": key, "output": dest.name, "output_sha256": file_sha256(dest),
+                        "frames": plan.frames, "seconds": round(plan.seconds, 6),
+                        "slates": slates}
+    save_manifest(out_dir, manifest)
+    return StitchResult(dest, "stitched", plan.seconds, tuple(slates))
+
+
+def _shot_files(board: Storyboard, out_dir: Path, manifest: dict[str, Any],
+                allow_missing: bool) -> tuple[list[Path], list[str]]:
+    files, missing = [], []
+    for shot in board.shots:
+        entry = manifest["shots"].get(shot.id, {})
+        path = out_dir / "shots" / f"{shot.id}.mp4"
+        ok = entry.get("status") == "rendered" and path.is_file() and \
+            entry.get("output_sha256") == file_sha256(path) and \
+            abs(entry.get("seconds", -1) - shot.seconds) < 1e-9
+        if not ok:
+            missing.append(shot.id)
+        files.append(path)
+    if missing and not allow_missing:
+        raise StitchError(f"cannot stitch: shot(s) not rendered: {', '.join(missing)}; run "
+                          "storyboard render first, or pass --allow-missing to put a slate in "
+                          "their place")
+    for shot_id in missing:
+        shot = board.shot(shot_id)
+        assert shot is not None
+        files[shot.index] = _slate(board, shot, out_dir)
+    return files, missing
+
+
+def _slate(board: Storyboard, shot: Shot, out_dir: Path) -> Path:
+    """A titled card of the shot's length standing in for a missing render (cached)."""
+    from .compile import ShotPrompt
+    from .render.base import RenderJob
+    from .render.previs import PrevisBackend
+
+    card = replace(shot, reference=None, beats=(), audio=Audio(), remix_of=None, edit="",
+                   action=f"MISSING SHOT: {shot.id}", framing=replace(shot.framing, type=""))
+    key = hashlib.sha256(json.dumps([card.id, card.seconds, board.output.size,
+                                     board.output.fps]).encode()).hexdigest()[:16]
+    path = out_dir / "slates" / f"{shot.id}-{key}.mp4"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial.mp4")
+        prompt = ShotPrompt(shot.id, "", "", "", "", "", "", "", "", "")
+        job = RenderJob(card, prompt, board.output, None, key, len(board.shots), True, "")
+        PrevisBackend().render(job, partial)
+        os.replace(partial, path)
+    return path
+
+
+def _edit_key(board: Storyboard, files: list[Path]) -> str:
+    material = {
+        "shots": [[s.id, s.seconds, s.transition.type, s.transition.seconds, file_sha256(f)]
+                  for s, f in zip(board.shots, files, strict=True)],
+        "music": None if board.music is None else [
+            board.music.volume, file_sha256(board.music.file) if board.music.file else None],
+        "output": [board.output.width, board.output.height, board.output.fps],
+        "storyboard": board.sha256,  # written into the file's metadata
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def _assemble(board: Storyboard, plan: EditPlan, files: list[Path], tmp: Path,
+              dest: Path) -> None:
+    gaps = [s for s in plan.segments if isinstance(s, Gap)]
+    gap_file = tmp / "gaps.mp4"
+    if gaps:
+        from .transitions import render_gaps  # moviepy: imported only when needed
+
+        render_gaps(gaps, plan, files, gap_file, board.output.width, board.output.height)
+    listing = tmp / "concat.txt"
+    listing.write_text(_concat_list(plan, files, gap_file), encoding="utf-8")
+    _mux(board, plan, files, listing, dest)
+
+
+def _concat_list(plan: EditPlan, files: list[Path], gap_file: Path) -> str:
+    lines, gap_frame = ["ffconcat version 1.0"], 0
+    for segment in plan.segments:
+        if isinstance(segment, Copy):
+            piece = segment.piece
+            lines.append(f"file '{_quote(files[piece.index])}'")
+            if piece.first:
+                lines.append(f"inpoint {piece.first / plan.fps:.6f}")
+            if piece.last < plan.spans[piece.index].frames:
+                lines.append(f"outpoint {piece.last / plan.fps:.6f}")
+        else:
+            lines.append(f"file '{_quote(gap_file)}'")
+            if gap_frame:
+                lines.append(f"inpoint {gap_frame / plan.fps:.6f}")
+            gap_frame += segment.frames
+            lines.append(f"outpoint {gap_frame / plan.fps:.6f}")
+    return "\n".join(lines) + "\n"
+
+
+def _quote(path: Path) -> str:
+    return str(path.resolve()).replace("'", "'\\''")
+
+
+def _mux(board: Storyboard, plan: EditPlan, files: list[Path], listing: Path,
+         dest: Path) -> None:
+    from .audiomix import mixed_audio
+
+    args = [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
+            "-f", "concat", "-safe", "0", "-i", str(listing),
+            "-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "1", "-i", "pipe:0",
+            "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *AUDIO_ARGS,
+            "-metadata", f"title={board.title}",
+            "-metadata", f"comment=storyboard sha256 {board.sha256}",
+            "-movflags", "+faststart", "-f", "mp4", str(dest)]
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=errors)
+        assert process.stdin is not None
+        try:
+            for chunk in mixed_audio(plan, files, board.music):
+                process.stdin.write(chunk.astype("<f4").tobytes())
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        if process.wait() != 0:
+            errors.seek(0)
+            message = errors.read().decode(errors="replace").strip()
+            raise StitchError(f"ffmpeg could not write the edit: {message[-400:]}")
+
+
+def _verify(path: Path, plan: EditPlan, board: Storyboard) -> None:
+    try:
+        info = probe(path)
+    except MediaError as exc:
+        raise StitchError(f"the edit is not playable: {exc}") from None
+    if abs(info.frames - plan.frames) > 1 or (info.width, info.height) != (
+            board.output.width, board.output.height):
+        raise StitchError(f"the edit came out wrong: {info.frames} frames at "
+                          f"{info.width}x{info.height}, expected {plan.frames} at "
+                          f"{board.output.size}")
