@@ -122,6 +122,14 @@ def _args_build(p: argparse.ArgumentParser) -> None:
                    help="stitch even when shots failed, with slates in their place")
 
 
+def _args_shotlist(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--format", choices=("md", "csv", "html"), default="md")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="render folder to take thumbnails from (default: renders/<file stem>/)")
+    _common(p)
+
+
 def _args_status(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--check", action="store_true",
@@ -252,6 +260,15 @@ def _report_edit(result, quiet: bool) -> None:  # noqa: ANN001
         slates = f" ({len(result.slates)} slate(s) for missing shots)" if result.slates else ""
         print(f"edit {state}: {result.seconds:.2f} s{slates}", file=sys.stderr)
     print(result.path)
+
+
+def cmd_shotlist(args: argparse.Namespace) -> int:
+    from .render.stage import default_out_dir
+    from .shotlist import render_shotlist
+
+    board = _load(args)
+    sys.stdout.write(render_shotlist(board, args.format, args.out or default_out_dir(board)))
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -405,6 +422,8 @@ _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], Non
     "stitch": (cmd_stitch, "stitch rendered shots into the edit", _args_stitch),
     "build": (cmd_build, "validate, compile, render and stitch; prints the edit's path",
               _args_build),
+    "shotlist": (cmd_shotlist, "the shot list with timecodes in the edit (md, csv or html)",
+                 _args_shotlist),
     "status": (cmd_status, "each shot: rendered / stale / missing / failed", _args_status),
     "schema": (cmd_schema, "print the JSON Schema of the format", _args_schema),
 }

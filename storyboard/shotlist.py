@@ -1,0 +1,127 @@
+"""The shot list: one row per shot with its timecodes in the edit, as Markdown, CSV or HTML.
+
+The HTML version is one self-contained file: each thumbnail (the shot's first rendered frame
+when there is a render, else its reference image) is embedded as a data URI.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .media import ffmpeg_exe, keyframe_interval
+from .model import Shot, Storyboard
+from .timeline import plan_edit, timecode
+
+__all__ = ["Row", "shot_rows", "render_shotlist"]
+
+COLUMNS = ("#", "id", "type", "lens", "camera", "seconds", "in", "out", "action", "lighting",
+           "audio", "notes")
+
+
+@dataclass(frozen=True)
+class Row:
+    shot: Shot
+    values: tuple[str, ...]
+
+
+def shot_rows(board: Storyboard) -> list[Row]:
+    plan = plan_edit(board.shots, board.output.fps, keyframe_interval(board.output.fps))
+    rows = []
+    for shot, span in zip(board.shots, plan.spans, strict=True):
+        f = shot.framing
+        values = (
+            str(shot.number), shot.id, f.type or f.text, f.lens,
+            ", ".join(f"{b.camera} {b.seconds:g}s" for b in shot.beats) or "static",
+            f"{shot.seconds:g}", timecode(span.start, plan.fps), timecode(span.end, plan.fps),
+            shot.action or (f"remix of {shot.remix_of}: {shot.edit}" if shot.remix_of else ""),
+            _lighting(shot), _audio(shot), shot.notes,
+        )  # fmt: skip
+        rows.append(Row(shot, values))
+    return rows
+
+
+def render_shotlist(board: Storyboard, fmt: str, out_dir: Path) -> str:
+    rows = shot_rows(board)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(r.values for r in rows)
+        return buffer.getvalue()
+    if fmt == "html":
+        return _html(board, rows, out_dir)
+    return _markdown(board, rows)
+
+
+def _lighting(shot: Shot) -> str:
+    lit = shot.lighting
+    return lit.text or ", ".join(v for v in (lit.time, lit.key, lit.atmosphere, lit.palette) if v)
+
+
+def _audio(shot: Shot) -> str:
+    a = shot.audio
+    cues = [a.text, a.ambient and f"ambient: {a.ambient}", a.music and f"music: {a.music}"]
+    cues += [f"{c.at:g}s sfx: {c.cue}" for c in a.sfx]
+    cues += [f"{d.at:g}s {d.who or 'line'}: “{d.line}”" for d in a.dialogue]
+    return "; ".join(c for c in cues if c)
+
+
+def _markdown(board: Storyboard, rows: list[Row]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"# {board.title}", "", "| " + " | ".join(COLUMNS) + " |",
+             "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(v) for v in r.values) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _html(board: Storyboard, rows: list[Row], out_dir: Path) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ("frame", *COLUMNS))
+    body = []
+    for row in rows:
+        thumb = _thumbnail(row.shot, out_dir)
+        img = f'<img alt="{html.escape(row.shot.id)}" src="{thumb}">' if thumb else ""
+        cells = "".join(f"<td>{html.escape(v)}</td>" for v in row.values)
+        body.append(f"<tr><td>{img}</td>{cells}</tr>")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(board.title)} — shot list</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border: 1px solid #ccc; padding: .4rem; vertical-align: top; text-align: left; }}
+th {{ background: #f3f3f3; }} img {{ width: 192px; display: block; }}
+</style></head><body>
+<h1>{html.escape(board.title)}</h1>
+<table><thead><tr>{head}</tr></thead><tbody>
+{chr(10).join(body)}
+</tbody></table></body></html>
+"""
+
+
+def _thumbnail(shot: Shot, out_dir: Path) -> str:
+    """A small JPEG data URI of the first rendered frame, or of the reference image."""
+    render = out_dir / "shots" / f"{shot.id}.mp4"
+    data = b""
+    if render.is_file():
+        result = subprocess.run(
+            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(render),
+             "-frames:v", "1", "-vf", "scale=384:-2", "-f", "image2pipe", "-c:v", "mjpeg", "-"],
+            capture_output=True)
+        data = result.stdout if result.returncode == 0 else b""
+    if not data and shot.reference is not None:
+        from PIL import Image
+
+        with Image.open(shot.reference) as image:
+            image = image.convert("RGB")
+            image.thumbnail((384, 384))
+            buffer = io.BytesIO()
+            image.save(buffer, "JPEG", quality=80)
+            data = buffer.getvalue()
+    return f"data:image/jpeg;base64,{base64.b64encode(data).decode()}" if data else ""
