@@ -1,7 +1,8 @@
 """The edit's sound, mixed in one streaming pass: shot audio with its transitions, plus music.
 
-Shot audio is decoded by one ffmpeg process (each shot padded or trimmed to its exact length
-and concatenated); the music bed by another (looped with ``-stream_loop``). Python applies the
+Shot audio is decoded by one ffmpeg process reading the shots one after another (the concat
+demuxer, each shot cut at its exact length, aresample holding every shot to its timestamps);
+the music bed by another (looped with ``-stream_loop``). Python applies the
 transitions and the bed's level shot by shot and hands the result on as float32 PCM, so memory
 does not grow with the number of shots.
 """
@@ -9,6 +10,7 @@ does not grow with the number of shots.
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -26,11 +28,18 @@ CUT_FADE = round(0.005 * AUDIO_RATE)  # a few milliseconds at every hard cut, so
 MUSIC_FADE_IN, MUSIC_FADE_OUT = 0.5, 1.5
 
 
-def mixed_audio(plan: EditPlan, files: list[Path], music: Music | None) -> Iterator[np.ndarray]:
-    """Yield the edit's audio as consecutive mono float32 chunks (one or two per shot)."""
+def mixed_audio(plan: EditPlan, files: list[Path], music: Music | None,
+                listing: Path) -> Iterator[np.ndarray]:
+    """Yield the edit's audio as consecutive mono float32 chunks (one or two per shot).
+
+    ``listing`` is where the decoder's concat list is written.
+    """
     sizes = [_sample(plan, s.end) - _sample(plan, s.start) for s in plan.spans]
     total = _sample(plan, plan.frames)
-    with _Decoder(_shot_decoder_args(files, sizes)) as shots, _music(music, total) as bed:
+    listing.write_text(_shot_list(plan, files), encoding="utf-8")
+    decoder = _Decoder(["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:a:0",
+                        "-af", "aresample=async=1:min_hard_comp=0.005:first_pts=0"])
+    with decoder as shots, _music(music, total) as bed:
         position = 0
         pending = np.zeros(0, np.float32)
         for span, size in zip(plan.spans, sizes, strict=True):
@@ -81,16 +90,12 @@ def _add_music(chunk: np.ndarray, bed: _Decoder | None, position: int, total: in
     return chunk + layer * np.clip(gain, 0, 1)
 
 
-def _shot_decoder_args(files: list[Path], sizes: list[int]) -> list[str]:
-    inputs = [arg for f in files for arg in ("-i", str(f))]
-    chains = [
-        f"[{i}:a]aresample={AUDIO_RATE},aformat=sample_fmts=flt:channel_layouts=mono,"
-        f"apad=whole_len={size},atrim=end_sample={size}[a{i}]"
-        for i, size in enumerate(sizes)
-    ]
-    joined = "".join(f"[a{i}]" for i in range(len(files)))
-    graph = ";".join([*chains, f"{joined}concat=n={len(files)}:v=0:a=1[out]"])
-    return [*inputs, "-filter_complex", graph, "-map", "[out]"]
+def _shot_list(plan: EditPlan, files: list[Path]) -> str:
+    lines = ["ffconcat version 1.0"]
+    for span, path in zip(plan.spans, files, strict=True):
+        quoted = str(path.resolve()).replace("'", "'\\''")
+        lines += [f"file '{quoted}'", f"outpoint {span.frames / plan.fps:.6f}"]
+    return "\n".join(lines) + "\n"
 
 
 def _music(music: Music | None, total: int) -> _Decoder | _Nothing:
@@ -116,8 +121,8 @@ class _Decoder:
                      "-f", "f32le", "-ac", "1", "-ar", str(AUDIO_RATE), "pipe:1"]
 
     def __enter__(self) -> _Decoder:
-        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE)
+        self.errors = tempfile.TemporaryFile()  # a file, not a pipe: it can never fill and block
+        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self.errors)
         return self
 
     def read(self, samples: int) -> np.ndarray:
@@ -129,8 +134,17 @@ class _Decoder:
         return got
 
     def __exit__(self, kind: object, *rest: object) -> None:
-        self.process.stdout.close()  # type: ignore[union-attr]
-        error = self.process.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+        stdout = self.process.stdout
+        assert stdout is not None
+        if kind is None:
+            while stdout.read(1 << 16):  # the last AAC frame may pad past the edit: drain it
+                pass
+        else:
+            self.process.kill()
+        stdout.close()
         code = self.process.wait()
-        if kind is None and code not in (0, -13, 255) and error.strip():
+        self.errors.seek(0)
+        error = self.errors.read().decode(errors="replace")
+        self.errors.close()
+        if kind is None and code != 0:
             raise StitchError(f"ffmpeg could not decode the audio: {error.strip()[-300:]}")

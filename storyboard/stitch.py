@@ -173,7 +173,7 @@ def _mux(board: Storyboard, plan: EditPlan, files: list[Path], listing: Path,
         process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=errors)
         assert process.stdin is not None
         try:
-            for chunk in mixed_audio(plan, files, board.music):
+            for chunk in mixed_audio(plan, files, board.music, listing.with_name("audio.txt")):
                 process.stdin.write(chunk.astype("<f4").tobytes())
             process.stdin.close()
         except BrokenPipeError:

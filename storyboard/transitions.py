@@ -37,6 +37,7 @@ def render_gaps(gaps: list[Gap], plan: EditPlan, files: list[Path], dest: Path,
     def frame_function(t: float) -> np.ndarray:
         frame = min(int(round(t * plan.fps)), total - 1)
         k = int(np.searchsorted(starts, frame, side="right") - 1)
+        _close_others(readers, {p.index for p in gaps[k].pieces})
         return _gap_frame(gaps[k], frame - int(starts[k]), plan, shot_frame)
 
     clip = VideoClip(frame_function, duration=(total + 0.5) / plan.fps)
@@ -52,6 +53,13 @@ def render_gaps(gaps: list[Gap], plan: EditPlan, files: list[Path], dest: Path,
         clip.close()
         for reader in readers.values():
             reader.close()
+
+
+def _close_others(readers: dict, keep: set[int]) -> None:  # noqa: ANN001
+    """Gaps are written in order: a reader no gap needs any more is closed at once, so memory
+    and open ffmpeg processes stay flat however many shots the edit has."""
+    for index in [i for i in readers if i not in keep]:
+        readers.pop(index).close()
 
 
 def _gap_frame(gap: Gap, frame: int, plan: EditPlan, shot_frame) -> np.ndarray:  # noqa: ANN001
