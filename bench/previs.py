@@ -11,7 +11,7 @@ peak RSS for an 8 s and a 32 s shot (each render in a fresh process).
 from __future__ import annotations
 
 import json
-import resource
+import os
 import shutil
 import subprocess
 import sys
@@ -88,6 +88,19 @@ def zoompan_floor(folder: Path, seconds: float) -> float:
     return time.perf_counter() - start
 
 
+def many_shots(folder: Path, jobs: int) -> float:
+    """Wall time of `storyboard render --force` on six 2 s 720p shots."""
+    shots = "".join(f"  - {{id: s{i}, seconds: 2, reference: ref.jpg, action: x, "
+                    f"beats: [{{camera: pan-left, seconds: 2}}]}}\n" for i in range(6))
+    board = folder / "many.yaml"
+    board.write_text("version: 1\ntitle: Many\noutput: {size: 1280x720, fps: 24}\nshots:\n"
+                     + shots)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "storyboard", "render", str(board), "--force",
+                    "--quiet", "--jobs", str(jobs)], check=True)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -96,6 +109,8 @@ def main() -> None:
         runs = [previs(folder, 8) for _ in range(3)]
         best = min(runs, key=lambda r: r["elapsed"])
         long = previs(folder, 32)
+        one_job = min(many_shots(folder, 1) for _ in range(2))
+        two_jobs = min(many_shots(folder, 2) for _ in range(2))
     ratio = best["elapsed"] / floor
     print("8 s 1280x720 24 fps shot, dolly-in then pan (best of 3)")
     print(f"  ffmpeg zoompan floor: {floor:.2f} s")
@@ -108,6 +123,8 @@ def main() -> None:
     print(f"  32 s shot: {long['rss_mb']:.0f} MB  (ffmpeg {long['ffmpeg_rss_mb']:.0f} MB)  "
           f"ratio {mem_ratio:.2f} (target <= 1.1: {'met' if mem_ratio <= 1.1 else 'NOT met'})")
     print(f"  32 s render time: {long['elapsed']:.2f} s")
+    print(f"six 2 s shots: --jobs 1 {one_job:.2f} s, --jobs 2 {two_jobs:.2f} s "
+          f"(speed-up {one_job / two_jobs:.2f}x on {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

@@ -166,3 +166,27 @@ def test_killed_render_leaves_no_finished_looking_file(tmp_path: Path) -> None:
     assert "1 rendered, 1 reused" in result.stderr
     assert not list(shots(tmp_path).glob(".*partial*"))
     assert abs(probe(shots(tmp_path) / "two.mp4").duration - 6) <= 1 / 24 + 0.03
+
+
+def test_faststart_puts_the_index_first(tmp_path: Path) -> None:
+    run_cli("render", make_board(tmp_path), "--shot", "two")
+    data = (shots(tmp_path) / "two.mp4").read_bytes()
+    assert 0 < data.index(b"moov") < data.index(b"mdat")
+
+
+def test_a_shots_own_audio_file_replaces_the_placeholders(tmp_path: Path) -> None:
+    import wave
+
+    t = np.arange(48_000) / 48_000
+    with wave.open(str(tmp_path / "line.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48_000)
+        w.writeframes((0.4 * np.sin(2 * np.pi * 300 * t) * 32767).astype("<i2").tobytes())
+    board = make_board(tmp_path)
+    board.write_text(board.read_text().replace("      ambient: wind\n", "      file: line.wav\n"))
+    assert run_cli("render", board, "--shot", "one").returncode == 0
+    audio = read_audio(shots(tmp_path) / "one.mp4")
+    rms = float(np.sqrt(np.mean(audio[1000:40_000] ** 2)))
+    assert 0.26 < rms < 0.31  # the file's 0.4-amplitude tone (RMS 0.28), no placeholders
+    assert np.abs(audio[int(1.1 * 48_000):]).max() < 0.02  # padded with silence after 1 s

@@ -19,7 +19,7 @@ class PrevisBackend:
     """Renders any positive duration at any even size, offline, deterministically."""
 
     name = "previs"
-    version = "2"  # bump when frames or sound change, so earlier renders count as stale
+    version = "3"  # bump when frames or sound change, so earlier renders count as stale
 
     def __init__(self, **settings: object) -> None:
         self.settings = settings
@@ -30,7 +30,7 @@ class PrevisBackend:
 
     def render(self, job: RenderJob, dest: Path, progress: Progress | None = None) -> None:
         from .frames import frame_count, frame_rgba, prepare_scene
-        from .sound import shot_audio, write_wav
+        from .sound import write_shot_audio
         from .writer import VideoWriter
 
         scene = prepare_scene(job)
@@ -38,7 +38,7 @@ class PrevisBackend:
         frames = frame_count(job.shot.seconds, fps)
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".audio-") as tmp:
             wav = Path(tmp) / "audio.wav"
-            write_wav(shot_audio(job.shot, frames / fps), wav)
+            write_shot_audio(job.shot, frames / fps, wav)
             meta = {"title": f"{job.title} — {job.shot.id}".strip(" —"), "comment": job.render_key}
             with VideoWriter(dest, job.output.width, job.output.height, fps, wav, meta) as writer:
                 for index in range(frames):

@@ -129,15 +129,19 @@ def overscan(beats: tuple[Beat, ...], seconds: float, fps: float, width: int, he
     states = [camera_at(beats, float(t)) for t in times]
     if all(s == CameraState() for s in states):
         return 1.0
+    # Each corner lands on the canvas at  offset / base_zoom + shift : split the two, once.
     corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], float).T
+    offsets, shifts = [], []
+    for state in states:
+        pts = homography(state, width, height, 1.0, 1.0, 0, 0) @ corners
+        shift = np.array([state.tx * width, state.ty * height])
+        offsets.append((pts[:2] / pts[2]).T - shift)
+        shifts.append(shift)
+    offset, shift = np.array(offsets), np.array(shifts)[:, None, :]
+    half = np.array([canvas_w / 2 + 0.5, canvas_h / 2 + 0.5])
 
     def fits(zoom: float) -> bool:
-        for state in states:
-            pts = homography(state, width, height, zoom, 1.0, 0, 0) @ corners
-            x, y = pts[0] / pts[2], pts[1] / pts[2]
-            if (np.abs(x) > canvas_w / 2 + 0.5).any() or (np.abs(y) > canvas_h / 2 + 0.5).any():
-                return False
-        return True
+        return bool((np.abs(offset / zoom + shift) <= half).all())
 
     low, high = 1.0, 4.0
     if fits(low):

@@ -6,7 +6,7 @@ it needs into the frame array and draws its timecode.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -42,8 +42,12 @@ class OverlayPainter:
             _blend(frame, self.edit, (p, 2 * p + self.previs.height))
         beat = self._beat_label(t)
         _blend(frame, beat, (p, h - beat.height - p))
-        code = _draw_label(self._timecode(t), self.size)  # new every frame: not cached
-        _blend(frame, code, (w - code.width - p, h - code.height - p))
+        # The timecode as two cached patches, HH:MM:SS and :FF, so no frame draws text.
+        clock, frames = self._timecode(t)
+        right = _label(frames, self.size, pad_left=False)
+        left = _label(clock, self.size, pad_right=False)
+        _blend(frame, right, (w - right.width - p, h - right.height - p))
+        _blend(frame, left, (w - right.width - left.width - p, h - left.height - p))
         lines = [patch for start, end, patch in self.cues if start <= t < end]
         y = h - 2 * (beat.height + p)
         for patch in reversed(lines):
@@ -73,12 +77,11 @@ class OverlayPainter:
         rest = self.shot.seconds - (beats[-1].end if beats else 0.0)
         return _label(f"hold {rest:.3g} s", self.size)
 
-    def _timecode(self, t: float) -> str:
+    def _timecode(self, t: float) -> tuple[str, str]:
         fps = round(self.fps)
-        frames = round(t * self.fps)
-        seconds, frame = divmod(frames, fps)
+        seconds, frame = divmod(round(t * self.fps), fps)
         minutes, seconds = divmod(seconds, 60)
-        return f"{minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d}:{frame:02d}"
+        return f"{minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d}", f":{frame:02d}"
 
 
 def _blend(frame: np.ndarray, patch: Image.Image, xy: tuple[int, int]) -> None:
@@ -88,17 +91,20 @@ def _blend(frame: np.ndarray, patch: Image.Image, xy: tuple[int, int]) -> None:
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + patch.width, w), min(y + patch.height, h)
     if x0 >= x1 or y0 >= y1:
         return
-    rgba = _array(patch)[y0 - y:y1 - y, x0 - x:x1 - x]
-    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    premultiplied, keep = _blend_parts(patch)
+    rows, cols = slice(y0 - y, y1 - y), slice(x0 - x, x1 - x)
     region = frame[y0:y1, x0:x1]
-    region[:] = (region + (rgba[..., :3] - region.astype(np.float32)) * alpha).astype(np.uint8)
+    # integer blend: (under * (255 - a) + over * a) / 256, with both products precomputed
+    region[:] = (region * keep[rows, cols] + premultiplied[rows, cols]) >> 8
 
 
-def _array(patch: Image.Image) -> np.ndarray:
-    cached = patch.info.get("array")
-    if cached is None:
-        cached = patch.info["array"] = np.asarray(patch)
-    return cached
+def _blend_parts(patch: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    parts = patch.info.get("blend")
+    if parts is None:
+        rgba = np.asarray(patch).astype(np.uint16)
+        alpha = rgba[..., 3:4]
+        parts = patch.info["blend"] = (rgba[..., :3] * alpha, 255 - alpha)
+    return parts
 
 
 @cache
@@ -106,21 +112,19 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
-@cache
+@lru_cache(maxsize=512)  # bounded: timecodes add one entry a second
 def _label(text: str, size: int, fg: tuple[int, int, int] = (255, 255, 255),
-           bg: tuple[int, int, int, int] = _BG, max_width: int = 0) -> Image.Image:
-    return _draw_label(text, size, fg, bg, max_width)
-
-
-def _draw_label(text: str, size: int, fg: tuple[int, int, int] = (255, 255, 255),
-                bg: tuple[int, int, int, int] = _BG, max_width: int = 0) -> Image.Image:
+           bg: tuple[int, int, int, int] = _BG, max_width: int = 0, pad_left: bool = True,
+           pad_right: bool = True) -> Image.Image:
     font = _font(size)
     if max_width:
         text = _fit(text, font, max_width - size)
-    left, top, right, bottom = font.getbbox(text)
+    _, top, _, bottom = font.getbbox("0:Ag")  # one height for every label
+    width = round(font.getlength(text))
     pad = max(1, size // 4)
-    patch = Image.new("RGBA", (right - left + 2 * pad, bottom - top + 2 * pad), bg)
-    ImageDraw.Draw(patch).text((pad - left, pad - top), text, font=font, fill=(*fg, 255))
+    before, after = pad if pad_left else 0, pad if pad_right else 0
+    patch = Image.new("RGBA", (width + before + after, bottom - top + 2 * pad), bg)
+    ImageDraw.Draw(patch).text((before, pad - top), text, font=font, fill=(*fg, 255))
     return patch
 
 

@@ -2,7 +2,8 @@
 
 An ambient bed (soft noise) when ``ambient`` is set, a quiet pad when ``music`` is set, a tick
 at each sfx, and tone bursts under each dialogue line for as long as it takes to say; or the
-user's own ``audio.file``. Deterministic: the same shot gives the same samples.
+user's own ``audio.file``. Deterministic: the same shot gives the same samples. Written one
+second at a time, so memory does not grow with the shot's length.
 """
 
 from __future__ import annotations
@@ -10,67 +11,74 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import MediaError
+from ...media import AUDIO_RATE as RATE
 from ...media import ffmpeg_exe
 from ...model import Shot
 
-__all__ = ["RATE", "shot_audio", "write_wav"]
+__all__ = ["RATE", "shot_audio", "write_shot_audio"]
 
-RATE = 48_000
 _WORDS_PER_SECOND = 2.8
+_CHUNK = RATE  # one second
+_SMOOTH = 24  # taps of the moving average that softens the noise bed's hiss
+_NOISE_PEAK = 4.5 / np.sqrt(_SMOOTH)  # about the peak of that average over unit white noise
 
 
-def shot_audio(shot: Shot, seconds: float) -> np.ndarray:
-    """Mono float32 samples, exactly ``seconds`` long."""
-    n = round(seconds * RATE)
-    if shot.audio.file is not None:
-        return _fit_length(_decode(shot.audio.file), n)
-    out = np.zeros(n, np.float32)
-    rng = np.random.default_rng(int(hashlib.sha256(shot.id.encode()).hexdigest()[:8], 16))
-    if shot.audio.ambient or shot.audio.text:
-        out += _ambient(n, rng) * 0.05
-    if shot.audio.music:
-        out += _pad(n) * 0.04
-    for cue in shot.audio.sfx:
-        _mix_at(out, _tick(), cue.at)
-    for line in shot.audio.dialogue:
-        _mix_at(out, _speech(len(line.line.split()), rng), line.at)
-    return np.clip(out, -1, 1)
-
-
-def write_wav(samples: np.ndarray, dest: Path) -> None:
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+def write_shot_audio(shot: Shot, seconds: float, dest: Path) -> None:
+    """Write the shot's sound, exactly ``seconds`` long, to a mono 16-bit WAV."""
     with wave.open(str(dest), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        w.writeframes(pcm.tobytes())
+        for chunk in _chunks(shot, round(seconds * RATE)):
+            w.writeframes((np.clip(chunk, -1, 1) * 32767).astype("<i2").tobytes())
 
 
-def _fade(n: int, edge: int) -> np.ndarray:
-    env = np.ones(n, np.float32)
-    edge = min(edge, n // 2)
-    if edge:
-        ramp = np.linspace(0, 1, edge, dtype=np.float32)
-        env[:edge], env[n - edge:] = ramp, ramp[::-1]
-    return env
+def shot_audio(shot: Shot, seconds: float) -> np.ndarray:
+    """The same sound as one array (for tests and small uses)."""
+    parts = list(_chunks(shot, round(seconds * RATE)))
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def _ambient(n: int, rng: np.random.Generator) -> np.ndarray:
-    white = rng.standard_normal(n).astype(np.float32)
-    smooth = np.convolve(white, np.ones(24, np.float32) / 24, mode="same")  # soften the hiss
-    return smooth / (np.abs(smooth).max() or 1) * _fade(n, RATE // 20)
+def _chunks(shot: Shot, total: int) -> Iterator[np.ndarray]:
+    if shot.audio.file is not None:
+        yield from _file_chunks(shot.audio.file, total)
+        return
+    rng = np.random.default_rng(int(hashlib.sha256(shot.id.encode()).hexdigest()[:8], 16))
+    cues = [(round(c.at * RATE), _tick()) for c in shot.audio.sfx]
+    cues += [(round(d.at * RATE), _speech(len(d.line.split()), rng)) for d in shot.audio.dialogue]
+    ambient = bool(shot.audio.ambient or shot.audio.text)
+    carry = rng.standard_normal(_SMOOTH - 1, dtype=np.float32)
+    for start in range(0, total, _CHUNK):
+        n = min(_CHUNK, total - start)
+        out = np.zeros(n, np.float32)
+        if ambient:
+            noise = np.concatenate([carry, rng.standard_normal(n, dtype=np.float32)])
+            carry = noise[-(_SMOOTH - 1):]
+            smooth = np.convolve(noise, np.full(_SMOOTH, 1 / _SMOOTH, np.float32), "valid")
+            out += smooth / _NOISE_PEAK * 0.05 * _edges(start, n, total, RATE // 20)
+        if shot.audio.music:
+            out += _pad(start, n) * 0.04 * _edges(start, n, total, RATE // 10)
+        for at, sound in cues:
+            _mix_at(out, sound, at - start)
+        yield out
 
 
-def _pad(n: int) -> np.ndarray:
-    t = np.arange(n, dtype=np.float32) / RATE
-    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63))
-    tremolo = 0.8 + 0.2 * np.sin(2 * np.pi * 0.5 * t)
-    return (chord / 3 * tremolo * _fade(n, RATE // 10)).astype(np.float32)
+def _edges(start: int, n: int, total: int, fade: int) -> np.ndarray:
+    """Gain ramping up over the first ``fade`` samples of the shot and down over the last."""
+    index = np.arange(start, start + n, dtype=np.float32)
+    return np.clip(np.minimum(index / fade, (total - 1 - index) / fade), 0, 1)
+
+
+def _pad(start: int, n: int) -> np.ndarray:
+    t = np.arange(start, start + n, dtype=np.float64) / RATE
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63)) / 3
+    return (chord * (0.8 + 0.2 * np.sin(2 * np.pi * 0.5 * t))).astype(np.float32)
 
 
 def _tick() -> np.ndarray:
@@ -84,27 +92,35 @@ def _speech(words: int, rng: np.random.Generator) -> np.ndarray:
     pitch = 180 + 40 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6))
     syllables = np.clip(np.sin(2 * np.pi * 4.0 * t) * 1.5, 0, 1)  # ~4 syllables a second
     tone = np.sin(2 * np.pi * np.cumsum(pitch) / RATE)
-    return (0.15 * tone * syllables * _fade(n, RATE // 50)).astype(np.float32)
+    return (0.15 * tone * syllables * _edges(0, n, n, RATE // 50)).astype(np.float32)
 
 
-def _mix_at(out: np.ndarray, sound: np.ndarray, at: float) -> None:
-    start = round(at * RATE)
-    end = min(len(out), start + len(sound))
-    if start < end:
-        out[start:end] += sound[: end - start]
+def _mix_at(out: np.ndarray, sound: np.ndarray, offset: int) -> None:
+    """Add ``sound`` starting ``offset`` samples into ``out`` (either may stick out)."""
+    first, last = max(offset, 0), min(len(out), offset + len(sound))
+    if first < last:
+        out[first:last] += sound[first - offset:last - offset]
 
 
-def _fit_length(samples: np.ndarray, n: int) -> np.ndarray:
-    if len(samples) >= n:
-        return samples[:n]
-    return np.concatenate([samples, np.zeros(n - len(samples), np.float32)])
-
-
-def _decode(path: Path) -> np.ndarray:
-    result = subprocess.run(
+def _file_chunks(path: Path, total: int) -> Iterator[np.ndarray]:
+    process = subprocess.Popen(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
-         "-f", "f32le", "-ac", "1", "-ar", str(RATE), "-"], capture_output=True)
-    if result.returncode != 0:
-        raise MediaError(f"cannot read the audio file {path}: "
-                         f"{result.stderr.decode(errors='replace').strip()[-200:]}")
-    return np.frombuffer(result.stdout, dtype="<f4").copy()
+         "-map", "0:a:0", "-af", "apad", "-t", f"{total / RATE:.6f}", "-f", "f32le", "-ac", "1",
+         "-ar", str(RATE), "-"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    sent = 0
+    try:
+        while sent < total:
+            data = process.stdout.read(min(_CHUNK, total - sent) * 4)
+            if not data:
+                break
+            chunk = np.frombuffer(data, dtype="<f4")
+            sent += len(chunk)
+            yield chunk
+    finally:
+        process.stdout.close()
+        code = process.wait()
+    if code != 0 and not sent:
+        raise MediaError(f"cannot read the audio file {path}")
+    if sent < total:
+        yield np.zeros(total - sent, np.float32)
