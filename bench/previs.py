@@ -67,8 +67,7 @@ def previs(folder: Path, seconds: float) -> dict:
 
 
 def zoompan_floor(folder: Path, seconds: float) -> float:
-    from storyboard.media import ffmpeg_exe
-    from storyboard.media import AUDIO_ARGS, video_args
+    from storyboard.media import AUDIO_ARGS, ffmpeg_exe, video_args
 
     frames, half = round(seconds * 24), round(seconds * 12)
     # zoom in over the first half, then pan left over the second: the same kind of work

@@ -222,11 +222,19 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_stitch(args: argparse.Namespace) -> int:
-    from .render.stage import default_out_dir
+    from .compile import compile_storyboard
+    from .render.stage import default_out_dir, shot_states
     from .stitch import stitch
 
     board = _load(args)
-    result = stitch(board, args.out or default_out_dir(board), allow_missing=args.allow_missing)
+    out_dir = args.out or default_out_dir(board)
+    states = shot_states(board, compile_storyboard(board, args.templates),
+                         args.backend or board.render.backend, out_dir)
+    stale = [s.shot_id for s in states if s.state == "stale"]
+    if stale and not args.quiet:
+        print(f"warning: stitching renders older than the storyboard: {', '.join(stale)} "
+              "(storyboard build renders them again first)", file=sys.stderr)
+    result = stitch(board, out_dir, allow_missing=args.allow_missing)
     _report_edit(result, args.quiet)
     return EXIT_OK
 

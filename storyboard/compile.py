@@ -74,7 +74,9 @@ def compile_shot(board: Storyboard, shot: Shot, env: SandboxedEnvironment) -> Sh
     return ShotPrompt(shot_id=shot.id, text=text, **parts)
 
 
-def prompt_record(board: Storyboard, shot: Shot, prompt: ShotPrompt, backend: str) -> dict[str, Any]:
+def prompt_record(
+    board: Storyboard, shot: Shot, prompt: ShotPrompt, backend: str
+) -> dict[str, Any]:
     """The machine-readable form of a compiled shot (``compile --format json``)."""
     ref = shot.reference
     return {
@@ -147,7 +149,8 @@ def lower_first(text: str) -> str:
 
 
 def shot_type(value: str) -> str:
-    words = {"pov": "POV shot", "two-shot": "Two-shot", "over-the-shoulder": "Over-the-shoulder shot"}
+    words = {"pov": "POV shot", "two-shot": "Two-shot",
+             "over-the-shoulder": "Over-the-shoulder shot"}
     if value in words:
         return words[value]
     text = value.replace("-", " ").replace("close up", "close-up")

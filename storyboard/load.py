@@ -171,7 +171,8 @@ class _Builder:
 
     def _key(self, node: yaml.Node) -> str:
         if not isinstance(node, yaml.ScalarNode):
-            raise LoadError("a key must be a plain word, not a list or mapping", self._location(node))
+            raise LoadError("a key must be a plain word, not a list or mapping",
+                            self._location(node))
         if node.tag == _MERGE_TAG:
             return "<<"
         self._check_scalar_tag(node)
@@ -193,8 +194,8 @@ class _Builder:
 
     def _reject_tag(self, node: yaml.Node) -> None:
         raise LoadError(
-            f"the tag '{node.tag.replace(_PLAIN_TAG, '!!')}' is not allowed: a storyboard is plain data "
-            "(strings, numbers, lists, mappings); remove the tag",
+            f"the tag '{node.tag.replace(_PLAIN_TAG, '!!')}' is not allowed: "
+            "a storyboard is plain data (strings, numbers, lists, mappings); remove the tag",
             self._location(node),
         )
 

@@ -47,6 +47,7 @@ class Problem:
     message: str
     severity: Severity = "error"
     location: Location | None = None
+    at_key: bool = False  # point at the key itself (an unknown key), not at its value
 
     def __str__(self) -> str:
         return f"{self.location}: {self.severity}: {self.message}"

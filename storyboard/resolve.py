@@ -126,7 +126,8 @@ def _cast_member(name: str, v: str | dict[str, Any], folder: Path) -> CastMember
 
 
 def _music(v: dict[str, Any], folder: Path) -> Music:
-    return Music(cue=v.get("cue", ""), file=_path(folder, v.get("file")), volume=v.get("volume", 0.4))
+    return Music(cue=v.get("cue", ""), file=_path(folder, v.get("file")),
+                 volume=v.get("volume", 0.4))
 
 
 def _framing(v: str | dict[str, Any]) -> Framing:

@@ -224,7 +224,8 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _shown(path: Path, folder: Path) -> str:
+    """The path as the user wrote it in the storyboard (relative to its folder)."""
     try:
-        return str(path.relative_to(folder)) if folder != Path("") else str(path)
+        return str(path.relative_to(folder))
     except ValueError:
         return str(path)

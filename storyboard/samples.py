@@ -49,7 +49,8 @@ def _lighthouse(draw, x: int, horizon: int, height: int) -> None:  # noqa: ANN00
     for k in range(1, 4):
         y = horizon - h * k / 4
         draw.rectangle([x - w * 0.9, y - h / 16, x + w * 0.9, y], fill=(190, 40, 40))
-    draw.rectangle([x - w * 0.7, horizon - h - h / 8, x + w * 0.7, horizon - h], fill=(255, 240, 150))
+    lamp = [x - w * 0.7, horizon - h - h / 8, x + w * 0.7, horizon - h]
+    draw.rectangle(lamp, fill=(255, 240, 150))
 
 
 def _figure(draw, x: int, height: int, accent: tuple[int, int, int]) -> None:  # noqa: ANN001
@@ -57,8 +58,9 @@ def _figure(draw, x: int, height: int, accent: tuple[int, int, int]) -> None:  #
     top = int(height * 0.38)
     draw.ellipse([x - head, top, x + head, top + 2 * head], fill=(225, 190, 160))
     draw.ellipse([x - head, top - head // 3, x + head, top + head], fill=(200, 200, 210))
-    draw.polygon([(x - head * 2.2, height), (x + head * 2.2, height), (x + head * 1.3, top + 2 * head),
-                  (x - head * 1.3, top + 2 * head)], fill=accent)
+    coat = [(x - head * 2.2, height), (x + head * 2.2, height),
+            (x + head * 1.3, top + 2 * head), (x - head * 1.3, top + 2 * head)]
+    draw.polygon(coat, fill=accent)
 
 
 def _mix(a: tuple[int, ...], b: tuple[int, ...], t: float) -> tuple[int, ...]:

@@ -88,7 +88,7 @@ def _explain(error: ValidationError) -> Iterator[Problem]:
             if error.instance[key] is None and " " in key:
                 hint += ("; inside {...} a comma starts a new key: quote text that has commas "
                          '(ambient: "waves, gulls")')
-            yield Problem((*path, key), f"{where}: unknown key '{key}'{hint}")
+            yield Problem((*path, key), f"{where}: unknown key '{key}'{hint}", at_key=True)
     elif kind == "required":
         yield Problem(path, f"{where}: {_required_message(error)}")
     elif kind == "enum":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .media import X264_PARAMS, X264_PRESET, keyframe_interval
@@ -78,8 +79,6 @@ def _gap_frame(gap: Gap, frame: int, plan: EditPlan, shot_frame) -> np.ndarray: 
     (first, _), (second, k) = layers
     overlap = plan.spans[first.index].dissolve_out
     weight = (k + 0.5) / overlap
-    import cv2
-
     return cv2.addWeighted(pictures[0], 1 - weight, pictures[1], weight, 0)
 
 

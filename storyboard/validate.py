@@ -90,5 +90,4 @@ def _attach_backend(board: Storyboard, override: str | None, ctx: RuleContext) -
 def _locate(doc: Document, problem: Problem) -> Problem:
     if problem.location is not None:
         return problem
-    is_key = "unknown key" in problem.message
-    return replace(problem, location=doc.location(problem.path, key=is_key))
+    return replace(problem, location=doc.location(problem.path, key=problem.at_key))

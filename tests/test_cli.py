@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import EXAMPLES, run_cli
 from storyboard import __version__
+
+from conftest import EXAMPLES, run_cli
 
 
 def test_version() -> None:

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, run_cli
 from storyboard.compile import PART_NAMES, compile_storyboard
 from storyboard.errors import CompileError
 from storyboard.validate import load_storyboard
+
+from conftest import EXAMPLES, run_cli
 
 PORTRAIT = EXAMPLES / "portrait.yaml"
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from conftest import run_cli
 from storyboard.media import probe, read_audio
+
+from conftest import run_cli
 
 BOARD = """\
 version: 1

@@ -4,8 +4,9 @@ import json
 
 from jsonschema import Draft202012Validator
 
-from conftest import ROOT, run_cli
 from storyboard.schema import schema_text
+
+from conftest import ROOT, run_cli
 
 
 def walk_properties(schema: dict, defs: dict, trail: str = ""):

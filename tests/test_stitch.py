@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import EXAMPLES, run_cli
 from storyboard.media import ffmpeg_exe, probe, read_audio
+
+from conftest import EXAMPLES, run_cli
 
 FPS = 24
 
@@ -193,3 +194,12 @@ def test_shotlist_formats(tmp_path: Path) -> None:
     assert csv[0] == "#,id,type,lens,camera,seconds,in,out,action,lighting,audio,notes"
     page = run_cli("shotlist", board, "--format", "html").stdout
     assert page.count('src="data:image/jpeg;base64,') == 2 and "http" not in page
+
+
+def test_stitch_warns_about_stale_renders(tmp_path: Path) -> None:
+    board = make_board(tmp_path, [(1, "cut"), (1, "cut")])
+    run_cli("render", board)
+    board.write_text(board.read_text().replace("action: x", "action: y", 1))
+    result = run_cli("stitch", board)
+    assert result.returncode == 0
+    assert "renders older than the storyboard: s0 " in result.stderr

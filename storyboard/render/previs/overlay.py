@@ -63,7 +63,8 @@ class OverlayPainter:
             words = max(1, len(line.line.split()))
             who = f"{line.who.upper()}: " if line.who else ""
             cues.append((line.at, line.at + max(1.0, words / _WORDS_PER_SECOND),
-                         _label(f"{who}“{line.line}”", self.size, (255, 240, 160), max_width=limit)))
+                         _label(f"{who}“{line.line}”", self.size, (255, 240, 160),
+                                max_width=limit)))
         for sfx in self.shot.audio.sfx:
             cues.append((sfx.at, sfx.at + 1.0,
                          _label(f"SFX: {sfx.cue}", self.size, (160, 220, 255), max_width=limit)))
@@ -73,7 +74,8 @@ class OverlayPainter:
         beats = self.shot.beats
         for n, beat in enumerate(beats, 1):
             if beat.start <= t < beat.end:
-                return _label(f"beat {n}/{len(beats)} · {beat.camera} {beat.seconds:g} s", self.size)
+                text = f"beat {n}/{len(beats)} · {beat.camera} {beat.seconds:g} s"
+                return _label(text, self.size)
         rest = self.shot.seconds - (beats[-1].end if beats else 0.0)
         return _label(f"hold {rest:.3g} s", self.size)
 
