@@ -175,3 +175,17 @@ def test_graded_frames_get_warmer(tmp_path) -> None:
     frame = frame_at(scene_for(tmp_path, "[]", lighting="golden hour", reference="gray.png"), 0)
     r, _, b = frame.reshape(-1, 3).mean(axis=0)
     assert r > b + 20
+
+
+def test_contain_letterboxes_and_cover_fills(tmp_path) -> None:
+    Image.new("RGB", (400, 100), (250, 250, 250)).save(tmp_path / "wide.png")
+    scene = scene_for(tmp_path, "[]", reference="wide.png")
+    assert frame_at(scene, 0)[0].mean() > 240  # cover: the picture fills the frame
+    text = (tmp_path / "b.yaml").read_text()
+    contain = text.replace("action: a test", "action: a test\n    fit: contain")
+    (tmp_path / "b.yaml").write_text(contain)
+    from storyboard.compile import compile_storyboard as compile_
+    story, _ = load_storyboard(tmp_path / "b.yaml")
+    job = RenderJob(story.shots[0], compile_(story)[0], story.output, None, "k", 1, False, "T")
+    frame = frame_at(prepare_scene(job), 0)
+    assert frame[0].mean() < 40 and frame[H // 2].mean() > 240  # bars above, picture across

@@ -203,3 +203,18 @@ def test_stitch_warns_about_stale_renders(tmp_path: Path) -> None:
     result = run_cli("stitch", board)
     assert result.returncode == 0
     assert "renders older than the storyboard: s0 " in result.stderr
+
+
+def test_a_failed_shot_exits_3_and_keeps_the_others(tmp_path: Path) -> None:
+    (tmp_path / "broken.wav").write_bytes(b"RIFF" + bytes(200))  # looks like WAV, is not
+    board = make_board(tmp_path, [(1, "cut"), (1, "cut")])
+    board.write_text(board.read_text().replace(
+        "  - id: s1\n", "  - id: s1\n    audio: {file: broken.wav}\n"))
+    result = run_cli("build", board)
+    assert result.returncode == 3
+    assert "failed   s1: " in result.stderr
+    assert "not stitching: 1 shot(s) failed: s1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "renders" / "edit" / "shots" / "s0.mp4").is_file()
+    status = run_cli("status", board)
+    assert "s1  failed" in status.stdout
