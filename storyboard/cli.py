@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -24,6 +25,10 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
 class UsageError(StoryboardError):
     """A command-line mistake (exit 2)."""
+
+
+class BudgetExceeded(StoryboardError):
+    """The estimate is over --budget (exit 1: nothing was sent)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,11 +106,22 @@ def _args_compile(p: argparse.ArgumentParser) -> None:
 def _args_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--shot", action="append", metavar="ID", help="only this shot (repeatable)")
-    p.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
-                   help="shots rendered in parallel (default: number of cores)")
+    p.add_argument("--jobs", type=_positive_int, metavar="N",
+                   help="shots rendered at once (default: the number of cores for previs, "
+                        "4 for hosted backends)")
     p.add_argument("--force", action="store_true", help="render again even when up to date")
+    p.add_argument("--budget", type=float, metavar="USD",
+                   help="refuse to start when the shots to render would cost more")
     _out_and_templates(p)
+    _hosted(p)
     _common(p)
+
+
+def _hosted(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base-url", metavar="URL",
+                   help="hosted backends: the API's base URL (overrides render.base_url)")
+    p.add_argument("--allow-insecure-http", action="store_true",
+                   help="allow plain http to a host that is not this machine")
 
 
 def _args_stitch(p: argparse.ArgumentParser) -> None:
@@ -153,6 +169,22 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _args_estimate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--shot", action="append", metavar="ID", help="only this shot (repeatable)")
+    p.add_argument("--jobs", type=_positive_int, metavar="N", help="as for render")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _out_and_templates(p)
+    _common(p)
+
+
+def _args_fake_api(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    p.add_argument("--key", default="sk-fake", help="the API key it accepts (default sk-fake)")
+    p.add_argument("--latency", type=float, default=2.0,
+                   help="seconds from create to completed (default 2)")
 
 
 def _args_schema(p: argparse.ArgumentParser) -> None:
@@ -214,11 +246,48 @@ def cmd_render(args: argparse.Namespace) -> int:
     prompts = compile_storyboard(board, args.templates)
     backend = args.backend or board.render.backend
     out_dir = args.out or default_out_dir(board)
+    jobs = _check_budget(args, board, prompts, backend, out_dir)
     reporter = Reporter(quiet=args.quiet, total=len(chosen))
-    results = render_storyboard(board, prompts, backend, out_dir, only=args.shot,
-                                jobs=args.jobs, force=args.force, on_event=reporter)
+    results = render_storyboard(board, prompts, backend, out_dir, only=args.shot, jobs=jobs,
+                                force=args.force, on_event=reporter, config=_config(args, board))
     reporter.summary(results)
     return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+def _jobs(args: argparse.Namespace, backend: str) -> int:
+    from .render.registry import load_backend
+
+    if args.jobs:
+        return int(args.jobs)
+    hosted = not callable(getattr(load_backend(backend), "render", None))
+    return 4 if hosted else (os.cpu_count() or 1)
+
+
+def _config(args: argparse.Namespace, board):  # noqa: ANN001, ANN202
+    from .render.base import BackendConfig
+
+    return BackendConfig(render=board.render, base_url=args.base_url,
+                         allow_insecure_http=args.allow_insecure_http, env=dict(os.environ))
+
+
+def _check_budget(args: argparse.Namespace, board, prompts, backend: str,  # noqa: ANN001
+                  out_dir: Path) -> int:
+    """The number of jobs; refuses (exit 1, nothing sent) when --budget is exceeded."""
+    from .estimate import estimate
+
+    jobs = _jobs(args, backend)
+    if args.budget is None:
+        return jobs
+    plan = estimate(board, prompts, backend, out_dir, jobs, getattr(args, "shot", None))
+    cost = plan.cost if not args.force else sum(
+        (s.seconds * s.price_per_second) if s.price_per_second is not None else math.inf
+        for s in plan.shots)
+    if cost is None or cost > args.budget:
+        shown = "an unknown amount (no price for this model: set render.capabilities."\
+                "price_per_second)" if cost is None or math.isinf(cost) else f"${cost:.2f}"
+        raise BudgetExceeded(f"the shots to render would cost {shown}, over the budget of "
+                             f"${args.budget:.2f}; nothing was sent")
+    return jobs
 
 
 def cmd_stitch(args: argparse.Namespace) -> int:
@@ -247,9 +316,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     board = _load(args)
     prompts = compile_storyboard(board, args.templates)
     out_dir = args.out or default_out_dir(board)
+    backend = args.backend or board.render.backend
+    jobs = _check_budget(args, board, prompts, backend, out_dir)
     reporter = Reporter(quiet=args.quiet, total=len(board.shots))
-    results = render_storyboard(board, prompts, args.backend or board.render.backend, out_dir,
-                                jobs=args.jobs, force=args.force, on_event=reporter)
+    results = render_storyboard(board, prompts, backend, out_dir, jobs=jobs, force=args.force,
+                                on_event=reporter, config=_config(args, board))
     reporter.summary(results)
     failed = [r.shot_id for r in results if r.status == "failed"]
     if failed and not args.allow_missing:
@@ -297,6 +368,55 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"{s.shot_id:<{width}}  {s.state:<8}  {s.error or s.path}")
     behind = [s for s in states if s.state != "rendered"]
     return EXIT_FAILED if args.check and behind else EXIT_OK
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .compile import compile_storyboard
+    from .estimate import estimate
+    from .render.stage import default_out_dir
+
+    board = _load(args)
+    _select_shots(board, args.shot)
+    backend = args.backend or board.render.backend
+    plan = estimate(board, compile_storyboard(board, args.templates), backend,
+                    args.out or default_out_dir(board), _jobs(args, backend), args.shot)
+    if args.json:
+        json.dump({"backend": plan.backend, "model": plan.model, "cost": plan.cost,
+                   "wait_seconds": round(plan.wait, 1), "shots": [
+                       {"id": s.shot_id, "seconds": s.seconds, "rendered": s.rendered,
+                        "price_per_second": s.price_per_second, "cost": s.cost}
+                       for s in plan.shots]}, sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    width = max([len(s.shot_id) for s in plan.shots] + [4])
+    print(f"{'shot':<{width}}  {'seconds':>7}  {'cost':>8}  state")
+    for s in plan.shots:
+        print(f"{s.shot_id:<{width}}  {s.seconds:>7g}  {_money(s.cost):>8}  "
+              f"{'rendered, free' if s.rendered else 'to render'}")
+    seconds = sum(s.seconds for s in plan.to_render)
+    print(f"{'all':<{width}}  {seconds:>7g}  {_money(plan.cost):>8}  "
+          f"{len(plan.to_render)} to render, {len(plan.shots) - len(plan.to_render)} rendered; "
+          f"expected wait about {_duration(plan.wait)} ({plan.backend}"
+          f"{', ' + plan.model if plan.model else ''})")
+    return EXIT_OK
+
+
+def _money(value: float | None) -> str:
+    return "?" if value is None else f"${value:.2f}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def cmd_fake_api(args: argparse.Namespace) -> int:
+    from .testing.fake_video_api import FakeVideoAPI
+
+    api = FakeVideoAPI(args.key, latency=args.latency, port=args.port)
+    print(f"fake /v1/videos API on {api.url} (key {args.key!r}); Ctrl-C stops it",
+          file=sys.stderr, flush=True)
+    api.serve_forever()
+    return EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -400,6 +520,10 @@ class Reporter:
             self.done += 1
         if kind == "failed":
             self._line(f"failed   {shot_id}: {info['error']}")
+        elif kind == "warning":
+            self._line(f"warning  {shot_id}: {info['message']}")
+        elif kind in ("submitted", "resumed") and self.live:
+            self._line(f"{kind:<8} {shot_id}: job {info['job']}")
         elif kind == "rendered" and self.live:
             self._line(f"rendered {shot_id} in {info['elapsed']:.1f} s "
                        f"[{self.done}/{self.total}]")
@@ -419,6 +543,13 @@ class Reporter:
         count = {k: sum(r.status == k for r in results) for k in ("rendered", "reused", "failed")}
         print(f"{count['rendered']} rendered, {count['reused']} reused, "
               f"{count['failed']} failed", file=sys.stderr)
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            width = max([len(r.shot_id) for r in failed] + [4])
+            print(f"\n{'shot':<{width}}  {'code':<20}  reason", file=sys.stderr)
+            for r in failed:
+                print(f"{r.shot_id:<{width}}  {r.error_code or '-':<20}  {r.error}",
+                      file=sys.stderr)
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -432,6 +563,10 @@ _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], Non
               _args_build),
     "shotlist": (cmd_shotlist, "the shot list with timecodes in the edit (md, csv or html)",
                  _args_shotlist),
+    "estimate": (cmd_estimate, "seconds, cost and expected wait per shot and in all",
+                 _args_estimate),
+    "fake-api": (cmd_fake_api, "serve a fake /v1/videos API on 127.0.0.1 for tests",
+                 _args_fake_api),
     "status": (cmd_status, "each shot: rendered / stale / missing / failed", _args_status),
     "schema": (cmd_schema, "print the JSON Schema of the format", _args_schema),
 }

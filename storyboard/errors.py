@@ -5,6 +5,7 @@
     ├── ValidationFailed            the storyboard has errors (carries every Problem)
     ├── CompileError                a prompt template failed (has the template's file and line)
     ├── BackendNotFound             no backend registered under that name
+    ├── ConfigError                 a backend is not set up to run (no API key, insecure URL)
     ├── RenderError                 a shot could not be rendered
     │   ├── BackendError            the backend (or its server) refused or broke
     │   ├── JobFailed               a job ended failed or blocked
@@ -23,6 +24,7 @@ __all__ = [
     "BackendError",
     "BackendNotFound",
     "CompileError",
+    "ConfigError",
     "JobFailed",
     "JobTimeout",
     "LoadError",
@@ -82,6 +84,10 @@ class CompileError(StoryboardError):
 
 class BackendNotFound(StoryboardError):
     """No backend is registered under the requested name."""
+
+
+class ConfigError(StoryboardError):
+    """A backend is not set up to run: a missing API key, an insecure URL, ..."""
 
 
 class RenderError(StoryboardError):

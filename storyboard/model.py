@@ -69,6 +69,16 @@ class RenderSettings:
     backend: str = "previs"
     model: str | None = None
     overlays: bool = True
+    base_url: str | None = None
+    api_key_env: str | None = None
+    sizes: tuple[str, ...] | None = None  # render.capabilities overrides for a gateway's model
+    durations: tuple[float, ...] | None = None
+    price_per_second: float | None = None
+    remix: bool | None = None
+    extend: bool | None = None
+    poll_interval: float = 2.0
+    poll_max_interval: float = 20.0
+    job_timeout: float = 1800.0
 
 
 @dataclass(frozen=True)
@@ -174,12 +184,18 @@ class Shot:
     notes: str = ""
     remix_of: str | None = None
     edit: str = ""
+    extend_of: str | None = None
     # where each top-level field came from in the document: the shot, defaults, or a remix source
     origin: Mapping[str, JsonPath] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def number(self) -> int:
         return self.index + 1
+
+    @property
+    def source(self) -> str | None:
+        """The shot this one derives from (remix or extension), if any."""
+        return self.remix_of or self.extend_of
 
     def where(self, key: str, *rest: str | int) -> JsonPath:
         """The document path of field ``key`` (and below it), for pointing at problems."""

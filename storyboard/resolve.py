@@ -28,7 +28,7 @@ __all__ = ["resolve", "merge", "DEFAULT_SECONDS", "DEFAULT_TRANSITION_SECONDS"]
 
 DEFAULT_SECONDS = 4.0
 DEFAULT_TRANSITION_SECONDS = 0.5
-_NOT_INHERITED_BY_REMIX = ("id", "transition", "notes", "remix_of", "edit")
+_NOT_INHERITED_BY_REMIX = ("id", "transition", "notes", "remix_of", "edit", "extend_of")
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def _resolve_shots(data: dict[str, Any], folder: Path) -> tuple[Shot, ...]:
     shots = []
     for index, raw in enumerate(data["shots"]):
         values, origin = dict(defaults), dict(default_origin)
-        source = merged.get(raw.get("remix_of", ""))
+        source = merged.get(raw.get("remix_of") or raw.get("extend_of") or "")
         if source:
             inherited = {k: v for k, v in source[0].items() if k not in _NOT_INHERITED_BY_REMIX}
             values = merge(values, inherited)
@@ -100,6 +100,7 @@ def _shot(index: int, v: dict[str, Any], origin: dict[str, JsonPath], folder: Pa
         notes=v.get("notes", ""),
         remix_of=v.get("remix_of"),
         edit=v.get("edit", ""),
+        extend_of=v.get("extend_of"),
         origin=origin,
     )
 
@@ -114,8 +115,22 @@ def _output(v: dict[str, Any]) -> Output:
 
 
 def _render(v: dict[str, Any]) -> RenderSettings:
+    caps, poll = v.get("capabilities", {}), v.get("poll", {})
+    sizes, seconds = caps.get("sizes"), caps.get("seconds")
     return RenderSettings(
-        backend=v.get("backend", "previs"), model=v.get("model"), overlays=v.get("overlays", True)
+        backend=v.get("backend", "previs"),
+        model=v.get("model"),
+        overlays=v.get("overlays", True),
+        base_url=v.get("base_url"),
+        api_key_env=v.get("api_key_env"),
+        sizes=tuple(sizes) if sizes else None,
+        durations=tuple(float(s) for s in seconds) if seconds else None,
+        price_per_second=caps.get("price_per_second"),
+        remix=caps.get("remix"),
+        extend=caps.get("extend"),
+        poll_interval=float(poll.get("interval", 2.0)),
+        poll_max_interval=float(poll.get("max_interval", 20.0)),
+        job_timeout=float(poll.get("timeout", 1800.0)),
     )
 
 

@@ -52,7 +52,7 @@ def unique_ids(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
 
 def action_present(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
     for shot in board.shots:
-        if not shot.action and not shot.remix_of:
+        if not shot.action and not shot.source:
             yield Problem(shot.where("id"), f"shot '{shot.id}' has no action: say what happens "
                           "(action: ...) so the prompt has more than camera moves", "warning")
 
@@ -89,25 +89,30 @@ def cast_known(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
                               f"'{name}'{hint}")
 
 
-def remix_sources(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+def derived_sources(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
     index = {}
     for shot in board.shots:
         index.setdefault(shot.id, shot.index)
     for shot in board.shots:
-        if shot.remix_of is None:
-            if shot.edit:
-                yield Problem(shot.where("edit"), f"shot '{shot.id}': edit: needs remix_of: "
-                              "naming the shot to edit")
-            continue
-        source = index.get(shot.remix_of)
-        if source is None:
-            hint = did_you_mean(shot.remix_of, list(index))
-            yield Problem(shot.where("remix_of"), f"shot '{shot.id}': remix_of names no shot: "
-                          f"'{shot.remix_of}'{hint}")
-        elif source >= shot.index:
-            yield Problem(shot.where("remix_of"), f"shot '{shot.id}': remix_of must name an "
-                          f"earlier shot; '{shot.remix_of}' is shot {source + 1}")
-        if not shot.edit:
+        if shot.remix_of is None and shot.edit:
+            yield Problem(shot.where("edit"), f"shot '{shot.id}': edit: needs remix_of: "
+                          "naming the shot to edit")
+        if shot.remix_of and shot.extend_of:
+            yield Problem(shot.where("extend_of"), f"shot '{shot.id}': a shot is either a remix "
+                          "or an extension; keep remix_of or extend_of")
+        for key in ("remix_of", "extend_of"):
+            name = getattr(shot, key)
+            if name is None:
+                continue
+            source = index.get(name)
+            if source is None:
+                hint = did_you_mean(name, list(index))
+                yield Problem(shot.where(key), f"shot '{shot.id}': {key} names no shot: "
+                              f"'{name}'{hint}")
+            elif source >= shot.index:
+                yield Problem(shot.where(key), f"shot '{shot.id}': {key} must name an "
+                              f"earlier shot; '{name}' is shot {source + 1}")
+        if shot.remix_of and not shot.edit:
             yield Problem(shot.where("remix_of"), f"shot '{shot.id}': a remix needs edit: "
                           "saying what to change")
 
@@ -169,13 +174,16 @@ def backend_can_render(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]
         if shot.remix_of and not caps.remix:
             yield Problem(shot.where("remix_of"), f"shot '{shot.id}': backend '{ctx.backend}' "
                           "cannot remix a shot")
+        if shot.extend_of and not caps.extend:
+            yield Problem(shot.where("extend_of"), f"shot '{shot.id}': backend '{ctx.backend}' "
+                          "cannot extend a shot")
         if shot.reference and not caps.first_frame:
             yield Problem(shot.where("reference"), f"shot '{shot.id}': backend '{ctx.backend}' "
                           "takes no reference image", "warning")
 
 
 RULES: tuple[Rule, ...] = (
-    unique_ids, action_present, beats_fit, cue_times, cast_known, remix_sources,
+    unique_ids, action_present, beats_fit, cue_times, cast_known, derived_sources,
     transitions_fit, files_usable, backend_can_render,
 )  # fmt: skip
 

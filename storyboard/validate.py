@@ -83,7 +83,7 @@ def _attach_backend(board: Storyboard, override: str | None, ctx: RuleContext) -
         factory = load_backend(name)
     except BackendNotFound as exc:
         return [Problem(("render", "backend"), exc.message)]
-    ctx.capabilities = factory.capabilities(board.render.model)
+    ctx.capabilities = factory.capabilities(board.render.model).overridden(board.render)
     return []
 
 

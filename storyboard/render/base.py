@@ -8,18 +8,29 @@ interrupted run resumes without paying twice (see ../shared/VIDEO_API.md). Every
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..compile import ShotPrompt
-from ..model import Output, Shot
+from ..model import Output, RenderSettings, Shot
 from .capabilities import Capabilities
 
-__all__ = ["Handle", "HostedBackend", "JobState", "LocalBackend", "Progress", "RenderJob"]
+__all__ = ["BackendConfig", "Handle", "HostedBackend", "JobState", "LocalBackend", "Progress",
+           "RenderJob"]
 
 Progress = Callable[[float], None]  # fraction done, 0..1
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """What a backend is built from: the storyboard's render settings, command-line overrides."""
+
+    render: RenderSettings = field(default_factory=RenderSettings)
+    base_url: str | None = None  # --base-url
+    allow_insecure_http: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,10 @@ class RenderJob:
     shot_count: int = 1
     overlays: bool = True
     title: str = ""
+    render: RenderSettings = field(default_factory=RenderSettings)
+    source_shot: Shot | None = None  # remix/extension: the shot it derives from
+    source_video: Path | None = None  # remix/extension: the source shot's render
+    source_remote_id: str | None = None  # remix/extension: the source's id on the server
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,7 @@ class Handle:
     """A remote job, as saved to the run state: enough to poll and download it later."""
 
     backend: str
+    base_url: str
     model: str | None
     job_id: str
     render_key: str
@@ -49,10 +65,15 @@ class Handle:
 
 @dataclass(frozen=True)
 class JobState:
-    status: str  # queued | running | succeeded | failed | blocked | canceled
-    progress: float | None = None
+    status: str  # queued | running | succeeded | failed | blocked | canceled | expired | gone
+    progress: float | None = None  # 0..100 where the server says
     error_code: str = ""
     error_message: str = ""
+    poll_after: float | None = None  # seconds the server asks us to wait before the next poll
+
+    @property
+    def done(self) -> bool:
+        return self.status not in ("queued", "running")
 
 
 @runtime_checkable

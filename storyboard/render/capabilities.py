@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from ..model import RenderSettings
 
 __all__ = ["Capabilities"]
 
@@ -18,7 +20,22 @@ class Capabilities:
     even_sizes: bool = False  # H.264 yuv420p needs even dimensions
     first_frame: bool = True  # a reference image can anchor the first frame
     remix: bool = False  # remix_of: a focused edit of an earlier render
+    extend: bool = False  # extend_of: continue an earlier render
     audio: bool = False  # the backend makes sound
+    price_per_second: float | None = None  # USD; None when unknown
+    wait: float = 0.0  # assumed turnaround of one job in seconds (estimates only)
+
+    def overridden(self, render: RenderSettings) -> Capabilities:
+        """These capabilities with the storyboard's render.capabilities applied."""
+        changes: dict[str, object] = {}
+        if render.sizes is not None:
+            changes["sizes"] = render.sizes
+        if render.durations is not None:
+            changes["durations"] = render.durations
+        for name in ("price_per_second", "remix", "extend"):
+            if getattr(render, name) is not None:
+                changes[name] = getattr(render, name)
+        return replace(self, **changes)  # type: ignore[arg-type]
 
     def duration_problem(self, seconds: float) -> str | None:
         if self.durations is not None and not any(abs(seconds - d) < 1e-9 for d in self.durations):

@@ -13,7 +13,8 @@ from ..errors import BackendNotFound
 __all__ = ["GROUP", "available", "load_backend"]
 
 GROUP = "storyboard.backends"
-_BUILTIN = {"previs": "storyboard.render.previs:PrevisBackend"}
+_BUILTIN = {"previs": "storyboard.render.previs:PrevisBackend",
+            "openai": "storyboard.render.openai:OpenAIBackend"}
 
 
 def available() -> list[str]:

@@ -3,7 +3,8 @@
 A shot's render key hashes everything that changes its output. A shot whose key matches a
 finished, intact render is reused without touching its file. Renders go to a temporary file,
 are probed, and only then renamed into place, so a killed run never leaves a file that looks
-finished; the manifest is rewritten atomically after every shot.
+finished; the manifest is rewritten atomically after every shot. Shots that derive from
+another (remix_of, extend_of) wait for their source.
 """
 
 from __future__ import annotations
@@ -14,21 +15,22 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..compile import ShotPrompt
-from ..errors import MediaError, RenderError, StoryboardError
+from ..errors import JobFailed, MediaError, RenderError, StoryboardError
 from ..manifest import file_sha256, load_manifest, save_manifest
 from ..media import probe
 from ..model import Shot, Storyboard
-from .base import RenderJob
+from .base import BackendConfig, RenderJob
 from .registry import load_backend
 
-__all__ = ["ShotResult", "ShotState", "render_key", "render_storyboard", "shot_states",
-           "default_out_dir", "Event"]
+__all__ = ["Event", "ShotResult", "ShotState", "default_out_dir", "render_key",
+           "render_storyboard", "shot_states", "verify_render"]
 
 Event = Callable[[str, str, dict[str, Any]], None]  # (kind, shot id, details)
 
@@ -40,6 +42,7 @@ class ShotResult:
     path: Path
     elapsed: float = 0.0
     error: str = ""
+    error_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ def default_out_dir(board: Storyboard) -> Path:
     return board.folder / "renders" / board.stem
 
 
-def render_key(board: Storyboard, shot: Shot, prompt: ShotPrompt, backend: Any) -> str:
+def render_key(board: Storyboard, shot: Shot, prompt: ShotPrompt, backend: Any,
+               source_key: str = "") -> str:
     """sha256 of everything that changes the shot's rendered output."""
     fields = asdict(shot)
     for drop in ("origin", "notes", "transition"):  # none of these change the shot's pixels
@@ -69,24 +73,32 @@ def render_key(board: Storyboard, shot: Shot, prompt: ShotPrompt, backend: Any) 
         "output": asdict(board.output),
         "overlays": board.render.overlays,
         "shot_count": len(board.shots),
+        "source": source_key,  # a remix or extension changes with its source
     }
     text = json.dumps(material, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def shot_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: Any) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for shot, prompt in zip(board.shots, prompts, strict=True):
+        source = keys.get(shot.source or "", "")
+        keys.setdefault(shot.id, render_key(board, shot, prompt, backend_cls, source))
+    return keys
+
+
 def shot_states(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str,
                 out_dir: Path) -> list[ShotState]:
-    backend = load_backend(backend_name)
+    keys = shot_keys(board, prompts, load_backend(backend_name))
     entries = load_manifest(out_dir)["shots"]
     states = []
-    for shot, prompt in zip(board.shots, prompts, strict=True):
+    for shot in board.shots:
         path = _shot_path(out_dir, shot.id)
         entry = entries.get(shot.id, {})
-        key = render_key(board, shot, prompt, backend)
-        if entry.get("status") == "failed" and entry.get("render_key") == key:
+        if entry.get("status") == "failed" and entry.get("render_key") == keys[shot.id]:
             state = "failed"
         elif _intact(entry, path):
-            state = "rendered" if entry.get("render_key") == key else "stale"
+            state = "rendered" if entry.get("render_key") == keys[shot.id] else "stale"
         else:
             state = "stale" if path.exists() else "missing"
         states.append(ShotState(shot.id, state, path, entry.get("error") or ""))
@@ -103,84 +115,173 @@ def render_storyboard(
     jobs: int = 1,
     force: bool = False,
     on_event: Event | None = None,
+    config: BackendConfig | None = None,
 ) -> list[ShotResult]:
     """Render the shots (all, or ``only`` those ids) and return one result per shot."""
     emit = on_event or (lambda kind, shot_id, info: None)
     backend_cls = load_backend(backend_name)
+    hosted = not callable(getattr(backend_cls, "render", None))  # else submit/poll/download
+    backend = backend_cls.from_config(config or BackendConfig(render=board.render)) if hosted \
+        else None  # ConfigError (no key...) here, before anything is sent
     shots_dir = out_dir / "shots"
     shots_dir.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_partials(shots_dir)
     manifest = load_manifest(out_dir)
     manifest.update(storyboard=board.path.name, storyboard_sha256=board.sha256,
                     title=board.title, backend=backend_name)
+    keys = shot_keys(board, prompts, backend_cls)
     results: dict[str, ShotResult] = {}
-    todo: list[tuple[RenderJob, Path]] = []
-    for shot, prompt in zip(board.shots, prompts, strict=True):
+    todo: list[Shot] = []
+    for shot in board.shots:
         if only and shot.id not in only:
             continue
-        key = render_key(board, shot, prompt, backend_cls)
         path = _shot_path(out_dir, shot.id)
         entry = manifest["shots"].get(shot.id, {})
-        if not force and entry.get("render_key") == key and _intact(entry, path):
+        if not force and entry.get("render_key") == keys[shot.id] and _intact(entry, path):
             results[shot.id] = ShotResult(shot.id, "reused", path)
             emit("reused", shot.id, {})
-            continue
-        job = RenderJob(shot, prompt, board.output, board.render.model, key, len(board.shots),
-                        board.render.overlays, board.title)
-        todo.append((job, path))
+        else:
+            todo.append(shot)
     save_manifest(out_dir, manifest)
-    for result in _run(backend_name, todo, jobs, manifest, out_dir, emit):
-        results[result.shot_id] = result
+    run = _Run(board, prompts, keys, backend_name, backend, out_dir, manifest, emit)
+    try:
+        for wave in _waves(todo):
+            for result in run.wave(wave, jobs):
+                results[result.shot_id] = result
+    finally:
+        if backend is not None:
+            backend.close()
     return [results[s.id] for s in board.shots if s.id in results]
 
 
-def _run(backend_name: str, todo: list[tuple[RenderJob, Path]], jobs: int,
-         manifest: dict[str, Any], out_dir: Path, emit: Event) -> list[ShotResult]:
-    results = []
-    if jobs <= 1 or len(todo) <= 1:
-        for job, path in todo:
-            emit("start", job.shot.id, {"seconds": job.shot.seconds})
-            started = time.perf_counter()
-            error = _capture(lambda j=job, p=path: _render_one(backend_name, j, p, emit))
-            results.append(_record(job, path, error, started, manifest, out_dir, emit))
-        return results
-    context = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures: list[tuple[RenderJob, Path, float, Future[None]]] = []
-        for job, path in todo:
-            emit("start", job.shot.id, {"seconds": job.shot.seconds})
-            futures.append((job, path, time.perf_counter(),
-                            pool.submit(_render_one, backend_name, job, path, None)))
-        for job, path, started, future in futures:
-            error = _capture(future.result)
-            results.append(_record(job, path, error, started, manifest, out_dir, emit))
-    return results
+def _waves(todo: list[Shot]) -> list[list[Shot]]:
+    """Shots in groups that can render at once: a derived shot after its source."""
+    waiting = {s.id for s in todo}
+    waves, remaining = [], list(todo)
+    while remaining:
+        ready = [s for s in remaining if s.source not in waiting]
+        if not ready:  # cannot happen for a validated storyboard; never loop forever
+            ready = remaining
+        waves.append(ready)
+        waiting -= {s.id for s in ready}
+        remaining = [s for s in remaining if s not in ready]
+    return waves
 
 
-def _capture(call: Callable[[], None]) -> str:
+class _Run:
+    """One render run: builds jobs, dispatches them, records each result as it arrives."""
+
+    def __init__(self, board: Storyboard, prompts: Sequence[ShotPrompt], keys: dict[str, str],
+                 backend_name: str, backend: Any, out_dir: Path, manifest: dict[str, Any],
+                 emit: Event) -> None:
+        self.board, self.keys, self.backend_name, self.backend = board, keys, backend_name, backend
+        self.prompts = dict(zip((s.id for s in board.shots), prompts, strict=True))
+        self.out_dir, self.manifest, self.emit = out_dir, manifest, emit
+
+    def job(self, shot: Shot) -> RenderJob:
+        source = self.manifest["shots"].get(shot.source or "", {})
+        return RenderJob(shot, self.prompts[shot.id], self.board.output, self.board.render.model,
+                         self.keys[shot.id], len(self.board.shots), self.board.render.overlays,
+                         self.board.title, render=self.board.render,
+                         source_shot=self.board.shot(shot.source) if shot.source else None,
+                         source_video=_shot_path(self.out_dir, shot.source) if shot.source
+                         else None,
+                         source_remote_id=source.get("remote_video_id"))
+
+    def wave(self, shots: list[Shot], jobs: int) -> list[ShotResult]:
+        todo = [(self.job(s), _shot_path(self.out_dir, s.id)) for s in shots]
+        if self.backend is None and (jobs <= 1 or len(todo) <= 1):
+            return [self._one(job, path) for job, path in todo]
+        pool: Executor
+        if self.backend is not None:  # hosted: threads waiting on the network
+            from .hosted import render_hosted
+
+            pool = ThreadPoolExecutor(max_workers=jobs)
+            start = partial(render_hosted, self.backend, out_dir=self.out_dir, emit=self.emit)
+        else:  # local: processes; spawn, not fork, never forks a process holding threads
+            pool = ProcessPoolExecutor(max_workers=jobs,
+                                       mp_context=multiprocessing.get_context("spawn"))
+            start = partial(render_local, self.backend_name, emit=None)
+        with pool:
+            futures: list[tuple[RenderJob, Path, float, Future[dict[str, Any]]]] = []
+            for job, path in todo:
+                self.emit("start", job.shot.id, {"seconds": job.shot.seconds})
+                futures.append((job, path, time.perf_counter(), pool.submit(start, job, path)))
+            return [self._record(job, path, started, _outcome(future.result))
+                    for job, path, started, future in futures]
+
+    def _one(self, job: RenderJob, path: Path) -> ShotResult:
+        self.emit("start", job.shot.id, {"seconds": job.shot.seconds})
+        started = time.perf_counter()
+        outcome = _outcome(lambda: render_local(self.backend_name, job, path, self.emit))
+        return self._record(job, path, started, outcome)
+
+    def _record(self, job: RenderJob, path: Path, started: float,
+                outcome: dict[str, Any]) -> ShotResult:
+        shot, elapsed = job.shot, time.perf_counter() - started
+        error = outcome.get("error", "")
+        previous = self.manifest["shots"].get(shot.id, {})
+        entry = {
+            "status": "failed" if error else "rendered",
+            "render_key": job.render_key,
+            "prompt": job.prompt.text,
+            "backend": self.backend_name,
+            "model": job.model,
+            "size": job.output.size,
+            "fps": job.output.fps,
+            "seconds": shot.seconds,
+            "reference": shot.reference.name if shot.reference else None,
+            "reference_sha256": _sha_or_none(shot.reference),
+            "remote_video_id": outcome.get("remote_video_id"),
+            "error": error or None,
+            "error_code": outcome.get("error_code") or None,
+            "output": f"shots/{shot.id}.mp4",
+            "output_sha256": None if error else file_sha256(path),
+        }
+        if error:  # what an earlier good render recorded about the file still on disk
+            entry["previous_output_sha256"] = previous.get("output_sha256")
+        self.manifest["shots"][shot.id] = entry
+        save_manifest(self.out_dir, self.manifest)
+        status = "failed" if error else "rendered"
+        self.emit(status, shot.id, {"elapsed": elapsed, "error": error,
+                                    "code": outcome.get("error_code", ""),
+                                    "blocked": outcome.get("blocked", False)})
+        return ShotResult(shot.id, status, path, elapsed, error, outcome.get("error_code", ""))
+
+
+def _outcome(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """What a render returned, or what went wrong, as plain data."""
     try:
-        call()
+        return call() or {}
+    except JobFailed as exc:
+        return {"error": str(exc), "error_code": exc.code, "blocked": exc.blocked,
+                "remote_video_id": getattr(exc, "remote_video_id", None)}
     except StoryboardError as exc:
-        return str(exc)
+        return {"error": str(exc)}
     except Exception as exc:  # a backend bug must not sink the other shots
-        return f"{type(exc).__name__}: {exc}"
-    return ""
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-def _render_one(backend_name: str, job: RenderJob, path: Path, emit: Event | None) -> None:
+def render_local(backend_name: str, job: RenderJob, path: Path,
+                 emit: Event | None = None) -> dict[str, Any]:
     """Render into a partial file, verify it, then move it into place (runs in a worker)."""
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.mp4")
+    partial = partial_path(path)
     backend = load_backend(backend_name)()
     progress = (lambda f: emit("progress", job.shot.id, {"fraction": f})) if emit else None
     try:
         backend.render(job, partial, progress)
-        _verify(partial, job)
+        verify_render(partial, job)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+    return {}
 
 
-def _verify(path: Path, job: RenderJob) -> None:
+def partial_path(path: Path, kind: str = "partial") -> Path:
+    return path.with_name(f".{path.stem}.{os.getpid()}.{kind}.mp4")
+
+
+def verify_render(path: Path, job: RenderJob) -> None:
     try:
         info = probe(path)
     except MediaError as exc:
@@ -190,34 +291,6 @@ def _verify(path: Path, job: RenderJob) -> None:
         raise RenderError(f"rendered {info.width}x{info.height}, expected {job.output.size}")
     if abs(info.duration - job.shot.seconds) > frame + 0.05:  # AAC framing adds a few ms
         raise RenderError(f"rendered {info.duration:.3f} s, expected {job.shot.seconds:g} s")
-
-
-def _record(job: RenderJob, path: Path, error: str, started: float, manifest: dict[str, Any],
-            out_dir: Path, emit: Event) -> ShotResult:
-    shot, elapsed = job.shot, time.perf_counter() - started
-    entry = {
-        "status": "failed" if error else "rendered",
-        "render_key": job.render_key,
-        "prompt": job.prompt.text,
-        "model": job.model,
-        "size": job.output.size,
-        "fps": job.output.fps,
-        "seconds": shot.seconds,
-        "reference": shot.reference.name if shot.reference else None,
-        "reference_sha256": _sha_or_none(shot.reference),
-        "remote_video_id": None,
-        "error": error or None,
-        "output": f"shots/{shot.id}.mp4",
-        "output_sha256": None if error else file_sha256(path),
-    }
-    if error:  # keep what an earlier successful render recorded about the file on disk
-        previous = manifest["shots"].get(shot.id, {})
-        entry["previous_output_sha256"] = previous.get("output_sha256")
-    manifest["shots"][shot.id] = entry
-    save_manifest(out_dir, manifest)
-    status = "failed" if error else "rendered"
-    emit(status, shot.id, {"elapsed": elapsed, "error": error})
-    return ShotResult(shot.id, status, path, elapsed, error)
 
 
 def _intact(entry: dict[str, Any], path: Path) -> bool:
@@ -235,10 +308,10 @@ def _sha_or_none(path: Path | None) -> str | None:
 
 def _remove_abandoned_partials(shots_dir: Path) -> None:
     """Partial files of runs that died (killed, crashed) are never taken for renders."""
-    for partial in shots_dir.glob(".*.partial.mp4"):
-        pid = partial.name.split(".")[-3]
+    for leftover in shots_dir.glob(".*.mp4"):
+        pid = leftover.name.split(".")[-3]
         if not pid.isdigit() or not _alive(int(pid)):
-            partial.unlink(missing_ok=True)
+            leftover.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

@@ -25,8 +25,16 @@ class PrevisBackend:
         self.settings = settings
 
     @classmethod
+    def from_config(cls, config: object) -> PrevisBackend:
+        return cls()
+
+    def close(self) -> None:
+        pass
+
+    @classmethod
     def capabilities(cls, model: str | None = None) -> Capabilities:
-        return Capabilities(even_sizes=True, first_frame=True, remix=True, audio=True)
+        return Capabilities(even_sizes=True, first_frame=True, remix=True, extend=True,
+                            audio=True, price_per_second=0.0)
 
     def render(self, job: RenderJob, dest: Path, progress: Progress | None = None) -> None:
         from .frames import frame_count, frame_rgba, prepare_scene

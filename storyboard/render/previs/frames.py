@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -50,7 +50,16 @@ def prepare_scene(job: RenderJob) -> Scene:
     shot, out = job.shot, job.output
     width, height = out.width, out.height
     grade = grade_for(shot.lighting.words())
-    canvas_w, canvas_h, picture = _canvas_extent(shot, width, height, grade)
+    if shot.extend_of and job.source_shot is not None:
+        # An extension starts where its source ends: the source's last frame, without
+        # overlays, made here rather than read back from a file. It is already graded.
+        source = prepare_scene(replace(job, shot=job.source_shot, overlays=False))
+        last = Image.fromarray(np.ascontiguousarray(frame_at(source, job.source_shot.seconds)))
+        grade = Grade()
+        canvas_w, canvas_h, picture = width, height, lambda s: last.resize(
+            (round(width * s), round(height * s)), Image.Resampling.BICUBIC)
+    else:
+        canvas_w, canvas_h, picture = _canvas_extent(shot, width, height, grade)
     base_zoom = overscan(shot.beats, shot.seconds, out.fps, width, height, canvas_w, canvas_h)
     max_zoom = max(math.exp(camera_at(shot.beats, b.end).log_zoom) for b in shot.beats
                    ) if shot.beats else 1.0

@@ -1,0 +1,69 @@
+"""Seconds, cost and expected wait per shot and in all, before anything is sent. No API key."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .compile import ShotPrompt
+from .model import Storyboard
+from .render.registry import load_backend
+from .render.stage import shot_states
+
+__all__ = ["Estimate", "ShotEstimate", "estimate"]
+
+PREVIS_SECONDS_PER_SECOND_720P = 0.17  # bench/previs.py: about 6x real time at 1280x720
+
+
+@dataclass(frozen=True)
+class ShotEstimate:
+    shot_id: str
+    seconds: float
+    price_per_second: float | None  # None: unknown for this model
+    rendered: bool  # already rendered and current: costs nothing
+
+    @property
+    def cost(self) -> float | None:
+        if self.rendered:
+            return 0.0
+        return None if self.price_per_second is None else self.seconds * self.price_per_second
+
+
+@dataclass(frozen=True)
+class Estimate:
+    backend: str
+    model: str | None
+    shots: tuple[ShotEstimate, ...]
+    wait: float  # seconds, for the shots still to render, with --jobs in parallel
+
+    @property
+    def cost(self) -> float | None:
+        costs = [s.cost for s in self.shots]
+        return None if None in costs else sum(c for c in costs if c is not None)
+
+    @property
+    def to_render(self) -> list[ShotEstimate]:
+        return [s for s in self.shots if not s.rendered]
+
+
+def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str, out_dir: Path,
+             jobs: int, only: Sequence[str] | None = None) -> Estimate:
+    backend = load_backend(backend_name)
+    caps = backend.capabilities(board.render.model).overridden(board.render)
+    price = board.render.price_per_second
+    if price is None and hasattr(backend, "price_per_second"):
+        price = backend.price_per_second(board.render.model, board.output.size)
+    if price is None:
+        price = caps.price_per_second
+    states = {s.shot_id: s.state for s in shot_states(board, prompts, backend_name, out_dir)}
+    shots = tuple(ShotEstimate(s.id, s.seconds, price, states[s.id] == "rendered")
+                  for s in board.shots if not only or s.id in only)
+    todo = [s for s in shots if not s.rendered]
+    if caps.wait:  # hosted: jobs run side by side, each taking about caps.wait
+        wait = math.ceil(len(todo) / max(jobs, 1)) * caps.wait
+    else:
+        scale = board.output.width * board.output.height / (1280 * 720)
+        wait = sum(s.seconds for s in todo) * PREVIS_SECONDS_PER_SECOND_720P * scale
+    return Estimate(backend_name, board.render.model, shots, wait)

@@ -1,0 +1,163 @@
+"""One shot through a hosted backend: submit, persist the handle, poll, download, normalise.
+
+The handle is written to ``renders/<stem>/jobs/<id>.json`` before the first poll, so a rerun
+after any interruption (even SIGKILL) polls the existing job instead of paying for a new one.
+A job that expired or vanished is reported and created again once. A download that breaks off
+is retried on its own; a generation is never repeated because a download failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendError, JobFailed, JobTimeout, MediaError, RenderError
+from ..media import AUDIO_ARGS, ffmpeg_exe, probe, video_args
+from .base import Handle, JobState, RenderJob
+
+__all__ = ["render_hosted", "load_handle", "DOWNLOAD_ATTEMPTS"]
+
+DOWNLOAD_ATTEMPTS = 3
+
+
+def render_hosted(backend: Any, job: RenderJob, path: Path, out_dir: Path,
+                  emit: Callable[[str, str, dict[str, Any]], None],
+                  clock: Callable[[], float] = time.monotonic,
+                  sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    shot_id = job.shot.id
+    jobs_dir = out_dir / "jobs"
+    handle = load_handle(jobs_dir, shot_id, job.render_key, backend.base_url)
+    if handle is not None:
+        emit("resumed", shot_id, {"job": handle.job_id})
+    recreated = False
+    while True:
+        if handle is None:
+            handle = backend.submit(job)
+            _save_handle(jobs_dir, shot_id, handle)  # before the first poll, always
+            emit("submitted", shot_id, {"job": handle.job_id})
+        state = _wait(backend, handle, job, clock, sleep, emit)
+        if state.status in ("gone", "expired") and not recreated:
+            emit("warning", shot_id, {"message": f"job {handle.job_id} {state.status} on the "
+                                                 "server; creating it again, once"})
+            _drop_handle(jobs_dir, shot_id)
+            handle, recreated = None, True
+            continue
+        break
+    if state.status != "succeeded":
+        _drop_handle(jobs_dir, shot_id)  # a rerun tries afresh
+        failure = JobFailed(_failure_text(state, handle), state.error_code or state.status,
+                            blocked=state.status == "blocked")
+        failure.remote_video_id = handle.job_id  # type: ignore[attr-defined]
+        raise failure
+    _fetch(backend, handle, job, path)
+    _drop_handle(jobs_dir, shot_id)
+    return {"remote_video_id": handle.job_id}
+
+
+def _failure_text(state: JobState, handle: Handle) -> str:
+    if state.status == "blocked":
+        reason = state.error_message or "no reason given"
+        return (f"blocked by the provider's content policy: {reason}; change the prompt "
+                "(the same prompt would be blocked again)")
+    detail = f": {state.error_message}" if state.error_message else ""
+    code = f" ({state.error_code})" if state.error_code else ""
+    return f"job {handle.job_id} ended {state.status}{code}{detail}"
+
+
+def _wait(backend: Any, handle: Handle, job: RenderJob, clock: Callable[[], float],
+          sleep: Callable[[float], None],
+          emit: Callable[[str, str, dict[str, Any]], None]) -> JobState:
+    settings = _poll_settings(job)
+    deadline = clock() + settings["timeout"]
+    interval = settings["interval"]
+    while True:
+        state = backend.poll(handle)
+        if state.progress is not None:
+            emit("progress", job.shot.id, {"fraction": state.progress / 100})
+        if state.done:
+            return state
+        if clock() >= deadline:
+            raise JobTimeout(f"job {handle.job_id} did not finish within "
+                             f"{settings['timeout']:g} s; run again to keep waiting for it "
+                             "(it is not created again)")
+        wait = state.poll_after if state.poll_after is not None else interval
+        sleep(max(0.0, min(wait, deadline - clock())))
+        interval = min(interval * 1.5, settings["max_interval"])
+
+
+def _poll_settings(job: RenderJob) -> dict[str, float]:
+    render = job.render
+    return {"interval": render.poll_interval, "max_interval": render.poll_max_interval,
+            "timeout": render.job_timeout}
+
+
+def _fetch(backend: Any, handle: Handle, job: RenderJob, path: Path) -> None:
+    """Download (retrying the download alone), normalise, verify, move into place."""
+    download = path.with_name(f".{path.stem}.{os.getpid()}.download.mp4")
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.mp4")
+    try:
+        for attempt in range(DOWNLOAD_ATTEMPTS):
+            try:
+                backend.download(handle, download)
+                probe(download)
+                break
+            except (BackendError, MediaError) as exc:
+                if attempt + 1 == DOWNLOAD_ATTEMPTS:
+                    raise RenderError(f"download of job {handle.job_id} failed "
+                                      f"{DOWNLOAD_ATTEMPTS} times: {exc}; run again to retry "
+                                      "the download (the video is not generated again)") from None
+        normalise(download, partial, job)
+        from .stage import verify_render
+
+        verify_render(partial, job)
+        os.replace(partial, path)
+    finally:
+        download.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+
+
+def normalise(source: Path, dest: Path, job: RenderJob) -> None:
+    """Re-encode a downloaded video once, the way every shot is encoded, so the stitch can
+    copy it: exact size, fps and length, a keyframe a second, and a sound track."""
+    out = job.output
+    info = probe(source)
+    audio_in = [] if info.has_audio else ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono"]
+    audio_map = "0:a:0" if info.has_audio else "1:a:0"
+    result = subprocess.run(
+        [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(source),
+         *audio_in, "-map", "0:v:0", "-map", audio_map,
+         "-vf", f"scale={out.width}:{out.height}:force_original_aspect_ratio=increase,"
+                f"crop={out.width}:{out.height},fps={out.fps:g},tpad=stop=-1:stop_mode=clone",
+         "-af", "apad", "-t", f"{job.shot.seconds:.6f}", *video_args(out.fps), *AUDIO_ARGS,
+         "-movflags", "+faststart", "-f", "mp4", str(dest)],
+        capture_output=True, text=True)
+    if result.returncode != 0:
+        raise MediaError(f"cannot normalise the downloaded video: {result.stderr.strip()[-300:]}")
+
+
+def load_handle(jobs_dir: Path, shot_id: str, render_key: str, base_url: str) -> Handle | None:
+    try:
+        data = json.loads((jobs_dir / f"{shot_id}.json").read_text("utf-8"))
+        handle = Handle(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    if handle.render_key != render_key or handle.base_url != base_url:
+        return None  # the shot changed, or another server: that job is not this render
+    return handle
+
+
+def _save_handle(jobs_dir: Path, shot_id: str, handle: Handle) -> None:
+    jobs_dir.mkdir(parents=True, exist_ok=True)
+    tmp = jobs_dir / f".{shot_id}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(asdict(handle), indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, jobs_dir / f"{shot_id}.json")
+
+
+def _drop_handle(jobs_dir: Path, shot_id: str) -> None:
+    (jobs_dir / f"{shot_id}.json").unlink(missing_ok=True)
