@@ -132,7 +132,7 @@ def test_cut_off_download_is_retried_without_a_new_create(tmp_path: Path,
 
 def test_sigkill_after_creates_then_rerun_creates_nothing(tmp_path: Path,
                                                           api: FakeVideoAPI) -> None:
-    api.faults = Faults(never_finish_words=("harbor", "gulls", "ferry"))
+    api.faults = Faults(never_finish_words=("harbor", "Gulls", "ferry"))
     path = board(tmp_path, THREE)
     process = subprocess.Popen(
         [sys.executable, "-m", "storyboard", "render", str(path), "--base-url", api.url],
@@ -154,7 +154,7 @@ def test_sigkill_after_creates_then_rerun_creates_nothing(tmp_path: Path,
 
 def test_a_vanished_job_is_reported_and_created_again_once(tmp_path: Path,
                                                            api: FakeVideoAPI) -> None:
-    api.faults = Faults(never_finish_words=("gulls",))
+    api.faults = Faults(never_finish_words=("Gulls",))
     path = board(tmp_path, THREE)
     process = subprocess.Popen(
         [sys.executable, "-m", "storyboard", "render", str(path), "--shot", "two",
@@ -273,3 +273,40 @@ def test_the_official_sdk_speaks_to_the_fake(api: FakeVideoAPI) -> None:
     with pytest.raises(openai.BadRequestError, match="must match the requested width"):
         client.videos.create(prompt="x", size="1280x720",
                              input_reference=("ref.png", image.getvalue(), "image/png"))
+
+
+def test_foreign_videos_are_normalised_once(tmp_path: Path, api: FakeVideoAPI) -> None:
+    api.faults = Faults(foreign_video=True)
+    result = cli(api, "build", board(tmp_path, THREE))
+    assert result.returncode == 0, result.stderr
+    info = probe(shots_dir(tmp_path) / "one.mp4")
+    assert (info.fps, info.frames, info.has_audio) == (24.0, 48, True)
+    edit = probe(Path(result.stdout.strip()))
+    assert edit.frames == 4 * 24
+
+
+def test_a_create_whose_answer_was_lost_is_found_not_repeated(tmp_path: Path,
+                                                              api: FakeVideoAPI) -> None:
+    """A run killed after sending a create but before hearing back left only a note."""
+    path = board(tmp_path, THREE)
+    prompt = json.loads(run_cli("compile", path, "--format", "json").stdout)["shots"][1]["prompt"]
+    since = time.time()
+    status, video, _ = api.create({"prompt": prompt, "seconds": "1", "size": "160x90"}, {})
+    assert status == 200
+    jobs = tmp_path / "renders" / "hosted" / "jobs"
+    jobs.mkdir(parents=True)
+    from storyboard.compile import compile_storyboard
+    from storyboard.render.registry import load_backend
+    from storyboard.render.stage import shot_keys
+    from storyboard.validate import load_storyboard
+
+    story, _ = load_storyboard(path)
+    render_key = shot_keys(story, compile_storyboard(story), load_backend("openai"))["two"]
+    (jobs / "two.json").write_text(json.dumps({
+        "backend": "openai", "base_url": api.url, "model": "wan-test", "job_id": "",
+        "render_key": render_key, "extra": {"pending_since": since}}))
+    result = cli(api, "render", path, "--shot", "two")
+    assert result.returncode == 0, result.stderr
+    assert creates(api) == []  # adopted the job found by listing
+    manifest = json.loads((tmp_path / "renders" / "hosted" / "manifest.json").read_text())
+    assert manifest["shots"]["two"]["remote_video_id"] == video["id"]

@@ -1,7 +1,9 @@
 """One shot through a hosted backend: submit, persist the handle, poll, download, normalise.
 
 The handle is written to ``renders/<stem>/jobs/<id>.json`` before the first poll, so a rerun
-after any interruption (even SIGKILL) polls the existing job instead of paying for a new one.
+after any interruption (even SIGKILL) polls the existing job instead of paying for a new one;
+a note written before the create is even sent lets a rerun look for a job whose answer never
+arrived.
 A job that expired or vanished is reported and created again once. A download that breaks off
 is retried on its own; a generation is never repeated because a download failed.
 """
@@ -10,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -18,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, JobFailed, JobTimeout, MediaError, RenderError
-from ..media import AUDIO_ARGS, ffmpeg_exe, probe, video_args
+from ..media import AUDIO_ARGS, ffmpeg_exe, keyframe_interval, probe, video_args
 from .base import Handle, JobState, RenderJob
 
 __all__ = ["render_hosted", "load_handle", "DOWNLOAD_ATTEMPTS"]
@@ -28,16 +32,41 @@ DOWNLOAD_ATTEMPTS = 3
 
 def render_hosted(backend: Any, job: RenderJob, path: Path, out_dir: Path,
                   emit: Callable[[str, str, dict[str, Any]], None],
+                  slots: threading.Semaphore | None = None,
                   clock: Callable[[], float] = time.monotonic,
                   sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """One shot, start to finish; ``slots`` bounds the jobs under way on the server."""
+    slots = slots or threading.Semaphore(1)
+    with slots:
+        handle, state = _run_job(backend, job, out_dir, emit, clock, sleep)
+    if state.status != "succeeded":
+        failure = JobFailed(_failure_text(state, handle), state.error_code or state.status,
+                            blocked=state.status == "blocked")
+        failure.remote_video_id = handle.job_id  # type: ignore[attr-defined]
+        raise failure
+    _fetch(backend, handle, job, path)
+    _drop_handle(out_dir / "jobs", job.shot.id)
+    return {"remote_video_id": handle.job_id}
+
+
+def _run_job(backend: Any, job: RenderJob, out_dir: Path,
+             emit: Callable[[str, str, dict[str, Any]], None], clock: Callable[[], float],
+             sleep: Callable[[float], None]) -> tuple[Handle, JobState]:
+    """Create (or resume) the job and wait until it ends on the server."""
     shot_id = job.shot.id
     jobs_dir = out_dir / "jobs"
     handle = load_handle(jobs_dir, shot_id, job.render_key, backend.base_url)
+    if handle is not None and not handle.job_id:
+        # A run died between sending a create and hearing back: the job may exist, paid for.
+        handle = backend.find(job, float(handle.extra.get("pending_since", 0)))
     if handle is not None:
         emit("resumed", shot_id, {"job": handle.job_id})
     recreated = False
     while True:
         if handle is None:
+            pending = Handle(backend.name, backend.base_url, job.model, "", job.render_key,
+                             {"pending_since": time.time()})
+            _save_handle(jobs_dir, shot_id, pending)  # before the create is sent
             handle = backend.submit(job)
             _save_handle(jobs_dir, shot_id, handle)  # before the first poll, always
             emit("submitted", shot_id, {"job": handle.job_id})
@@ -51,13 +80,7 @@ def render_hosted(backend: Any, job: RenderJob, path: Path, out_dir: Path,
         break
     if state.status != "succeeded":
         _drop_handle(jobs_dir, shot_id)  # a rerun tries afresh
-        failure = JobFailed(_failure_text(state, handle), state.error_code or state.status,
-                            blocked=state.status == "blocked")
-        failure.remote_video_id = handle.job_id  # type: ignore[attr-defined]
-        raise failure
-    _fetch(backend, handle, job, path)
-    _drop_handle(jobs_dir, shot_id)
-    return {"remote_video_id": handle.job_id}
+    return handle, state
 
 
 def _failure_text(state: JobState, handle: Handle) -> str:
@@ -105,28 +128,31 @@ def _fetch(backend: Any, handle: Handle, job: RenderJob, path: Path) -> None:
         for attempt in range(DOWNLOAD_ATTEMPTS):
             try:
                 backend.download(handle, download)
-                probe(download)
+                info = probe(download)
                 break
             except (BackendError, MediaError) as exc:
                 if attempt + 1 == DOWNLOAD_ATTEMPTS:
                     raise RenderError(f"download of job {handle.job_id} failed "
                                       f"{DOWNLOAD_ATTEMPTS} times: {exc}; run again to retry "
                                       "the download (the video is not generated again)") from None
-        normalise(download, partial, job)
-        from .stage import verify_render
+        from .stage import check_probe, verify_render
 
-        verify_render(partial, job)
-        os.replace(partial, path)
+        if _encoded_like_ours(download, info, job):  # a server running our own renderer
+            check_probe(info, job)
+            os.replace(download, path)
+        else:
+            normalise(download, partial, info, job)
+            verify_render(partial, job)
+            os.replace(partial, path)
     finally:
         download.unlink(missing_ok=True)
         partial.unlink(missing_ok=True)
 
 
-def normalise(source: Path, dest: Path, job: RenderJob) -> None:
+def normalise(source: Path, dest: Path, info: Any, job: RenderJob) -> None:
     """Re-encode a downloaded video once, the way every shot is encoded, so the stitch can
     copy it: exact size, fps and length, a keyframe a second, and a sound track."""
     out = job.output
-    info = probe(source)
     audio_in = [] if info.has_audio else ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono"]
     audio_map = "0:a:0" if info.has_audio else "1:a:0"
     result = subprocess.run(
@@ -139,6 +165,24 @@ def normalise(source: Path, dest: Path, job: RenderJob) -> None:
         capture_output=True, text=True)
     if result.returncode != 0:
         raise MediaError(f"cannot normalise the downloaded video: {result.stderr.strip()[-300:]}")
+
+
+def _encoded_like_ours(path: Path, info: Any, job: RenderJob) -> bool:
+    out = job.output
+    if (info.video_codec, info.pix_fmt, info.width, info.height) != (
+            "h264", "yuv420p", out.width, out.height) or abs(info.fps - out.fps) > 1e-3 \
+            or not info.has_audio:
+        return False
+    # x264 writes its settings into the stream: the stitch needs these three to copy it
+    with path.open("rb") as f:
+        head = f.read(1 << 20)
+    settings = re.search(rb"x264 - core .*? - H\.264/MPEG-4 AVC codec .*? options: ([^\x00]*)",
+                         head)
+    if settings is None:
+        return False
+    options = dict(o.split(b"=", 1) for o in settings[1].split() if b"=" in o)
+    return (options.get(b"bframes") == b"0" and options.get(b"scenecut") == b"0"
+            and options.get(b"keyint") == str(keyframe_interval(out.fps)).encode())
 
 
 def load_handle(jobs_dir: Path, shot_id: str, render_key: str, base_url: str) -> Handle | None:

@@ -134,17 +134,14 @@ class OpenAIBackend:
         return response
 
     def _post(self, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return self.caller.request("POST", self.base_url + path, creates=True, **kwargs)
-        except BackendError:
-            raise
+        return self.caller.request("POST", self.base_url + path, creates=True, **kwargs)
 
     def _created(self, response: httpx.Response, job: RenderJob, since: float) -> dict[str, Any]:
         if response.status_code < 300:
             return self._json(response)
         if response.status_code >= 500:
             # The job may exist and be billed: look for it rather than create it again.
-            found = self._find_job(job.prompt.text, since)
+            found = self._find_video(job.prompt.text, since)
             if found is not None:
                 return found
             raise BackendError(f"the server answered {response.status_code} to create and no "
@@ -152,7 +149,15 @@ class OpenAIBackend:
                                "run again to retry")
         raise self._refusal(response)
 
-    def _find_job(self, prompt: str, since: float) -> dict[str, Any] | None:
+    def find(self, job: RenderJob, since: float) -> Handle | None:
+        """The job of this prompt created since ``since`` (epoch seconds), if the server has one."""
+        video = self._find_video(job.prompt.text, since)
+        if video is None:
+            return None
+        return Handle(self.name, self.base_url, job.model or DEFAULT_MODEL, str(video["id"]),
+                      job.render_key)
+
+    def _find_video(self, prompt: str, since: float) -> dict[str, Any] | None:
         response = self.caller.request("GET", f"{self.base_url}/videos",
                                        params={"limit": 20, "order": "desc"})
         if response.status_code >= 300:

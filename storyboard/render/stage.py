@@ -13,6 +13,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -29,7 +30,7 @@ from ..model import Shot, Storyboard
 from .base import BackendConfig, RenderJob
 from .registry import load_backend
 
-__all__ = ["Event", "ShotResult", "ShotState", "default_out_dir", "render_key",
+__all__ = ["Event", "ShotResult", "ShotState", "check_probe", "default_out_dir", "render_key",
            "render_storyboard", "shot_states", "verify_render"]
 
 Event = Callable[[str, str, dict[str, Any]], None]  # (kind, shot id, details)
@@ -196,8 +197,11 @@ class _Run:
         if self.backend is not None:  # hosted: threads waiting on the network
             from .hosted import render_hosted
 
-            pool = ThreadPoolExecutor(max_workers=jobs)
-            start = partial(render_hosted, self.backend, out_dir=self.out_dir, emit=self.emit)
+            # --jobs bounds the remote jobs under way; downloads run outside that bound, so
+            # the next job starts the moment one finishes on the server
+            pool = ThreadPoolExecutor(max_workers=min(len(todo), 64))
+            start = partial(render_hosted, self.backend, out_dir=self.out_dir, emit=self.emit,
+                            slots=threading.BoundedSemaphore(jobs))
         else:  # local: processes; spawn, not fork, never forks a process holding threads
             pool = ProcessPoolExecutor(max_workers=jobs,
                                        mp_context=multiprocessing.get_context("spawn"))
@@ -286,6 +290,11 @@ def verify_render(path: Path, job: RenderJob) -> None:
         info = probe(path)
     except MediaError as exc:
         raise RenderError(f"the render is not a playable video: {exc}") from None
+    check_probe(info, job)
+
+
+def check_probe(info: Any, job: RenderJob) -> None:
+    """The probed video has the job's size and length (within a frame)."""
     frame = 1.0 / job.output.fps
     if (info.width, info.height) != (job.output.width, job.output.height):
         raise RenderError(f"rendered {info.width}x{info.height}, expected {job.output.size}")

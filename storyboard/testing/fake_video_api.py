@@ -40,6 +40,7 @@ class Faults:
     cut_downloads: int = 0  # the next N downloads stop half way through the body
     edits_missing: bool = False  # /videos/edits answers 404 (an older server: remix instead)
     poll_after_ms: int | None = None  # sent as openai-poll-after-ms on retrieves
+    foreign_video: bool = False  # videos at 25 fps, with B-frames and no sound, as models send
 
 
 @dataclass
@@ -171,8 +172,11 @@ class FakeVideoAPI:
                 return 404, _error(f"Video {job_id} not found", "not_found"), {}
             job.polls += 1
         headers = {}
+        left = self.latency - (time.time() - job.created)
         if self.faults.poll_after_ms is not None:
             headers["openai-poll-after-ms"] = str(self.faults.poll_after_ms)
+        elif left > 0:  # as the real API does: tell the client when to look again
+            headers["openai-poll-after-ms"] = str(max(50, round(left * 1000)))
         return 200, self._video(job), headers
 
     def content(self, job_id: str) -> tuple[int, bytes | dict[str, Any]]:
@@ -205,10 +209,11 @@ class FakeVideoAPI:
 
     def _render(self, size: str, seconds: str) -> bytes:
         """A real MP4 of that size and length, made by the previs renderer (cached)."""
-        key = (size, seconds)
+        key = (size, seconds, self.faults.foreign_video)
         with self.lock:
             if key not in self._videos:
-                self._videos[key] = _previs_video(size, float(seconds))
+                video = _previs_video(size, float(seconds))
+                self._videos[key] = _foreign(video) if self.faults.foreign_video else video
             return self._videos[key]
 
 
@@ -225,6 +230,21 @@ def _previs_video(size: str, seconds: float) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / "video.mp4"
         PrevisBackend().render(job, dest)
+        return dest.read_bytes()
+
+
+def _foreign(video: bytes) -> bytes:
+    """The same picture encoded the way other renderers do: 25 fps, B-frames, no sound."""
+    import subprocess
+
+    from ..media import ffmpeg_exe
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source, dest = Path(tmp) / "in.mp4", Path(tmp) / "out.mp4"
+        source.write_bytes(video)
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(source), "-an", "-r", "25",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", str(dest)],
+                       check=True)
         return dest.read_bytes()
 
 
