@@ -310,3 +310,38 @@ def test_a_create_whose_answer_was_lost_is_found_not_repeated(tmp_path: Path,
     assert creates(api) == []  # adopted the job found by listing
     manifest = json.loads((tmp_path / "renders" / "hosted" / "manifest.json").read_text())
     assert manifest["shots"]["two"]["remote_video_id"] == video["id"]
+
+
+def test_a_job_that_never_finishes_times_out_and_is_waited_for_again(tmp_path: Path,
+                                                                     api: FakeVideoAPI) -> None:
+    api.faults = Faults(never_finish_words=("Gulls",))
+    path = board(tmp_path, THREE)
+    path.write_text(path.read_text().replace("timeout: 30", "timeout: 0.5"))
+    result = cli(api, "render", path, "--shot", "two")
+    assert result.returncode == 3
+    assert "did not finish within 0.5 s; run again to keep waiting for it" in result.stderr
+    api.faults = Faults()
+    again = cli(api, "render", path, "--shot", "two")
+    assert again.returncode == 0, again.stderr
+    assert len(creates(api)) == 1
+
+
+def test_a_429_holds_back_every_job_of_the_run(api: FakeVideoAPI) -> None:
+    import threading
+
+    import httpx
+
+    from storyboard.render.http import Caller
+
+    api.faults = Faults(rate_limit=1, retry_after=1)
+    with httpx.Client(headers={"Authorization": f"Bearer {KEY}"}) as client:
+        caller = Caller(client)
+        first = threading.Thread(target=caller.request, args=("POST", api.url + "/videos"),
+                                 kwargs={"creates": True, "files": {"prompt": (None, "x")}})
+        first.start()
+        time.sleep(0.3)
+        caller.request("GET", api.url + "/videos")  # another job of the same run
+        first.join()
+    limited, listing = api.requests[0], api.calls("GET", "/v1/videos")[0]
+    assert limited.status == 429
+    assert listing.at - limited.at >= 0.95

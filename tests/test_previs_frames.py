@@ -189,3 +189,26 @@ def test_contain_letterboxes_and_cover_fills(tmp_path) -> None:
     job = RenderJob(story.shots[0], compile_(story)[0], story.output, None, "k", 1, False, "T")
     frame = frame_at(prepare_scene(job), 0)
     assert frame[0].mean() < 40 and frame[H // 2].mean() > 240  # bars above, picture across
+
+
+def test_an_extension_starts_on_its_sources_last_frame(tmp_path) -> None:
+    marker_image(tmp_path / "ref.png")
+    (tmp_path / "b.yaml").write_text("""\
+version: 1
+title: T
+output: {size: 160x90, fps: 24}
+render: {overlays: false}
+shots:
+  - {id: a, seconds: 1, action: x, reference: ref.png, beats: [{camera: pan-left, seconds: 1}]}
+  - {id: b, extend_of: a, seconds: 1, beats: [{camera: zoom-in, seconds: 1}]}
+""")
+    story, _ = load_storyboard(tmp_path / "b.yaml")
+    a, b = compile_storyboard(story)
+    assert b.text.startswith("Continuation of shot a, from its last frame.\n")
+    source = RenderJob(story.shots[0], a, story.output, None, "k", 2, False)
+    extension = RenderJob(story.shots[1], b, story.output, None, "k", 2, False,
+                          source_shot=story.shots[0])
+    last = frame_at(prepare_scene(source), 1.0).astype(int)
+    first = frame_at(prepare_scene(extension), 0).astype(int)
+    assert np.abs(last - first).mean() < 2
+    assert centroid(frame_at(prepare_scene(extension), 1))[2] > centroid(first)[2]  # zooms on
