@@ -291,8 +291,9 @@ def test_a_create_whose_answer_was_lost_is_found_not_repeated(tmp_path: Path,
     path = board(tmp_path, THREE)
     prompt = json.loads(run_cli("compile", path, "--format", "json").stdout)["shots"][1]["prompt"]
     since = time.time()
-    status, video, _ = api.create({"prompt": prompt, "seconds": "1", "size": "160x90"}, {})
-    assert status == 200
+    reply = api.create({"prompt": prompt, "seconds": "1", "size": "160x90"}, {})
+    assert reply.status == 200
+    video = reply.body
     jobs = tmp_path / "renders" / "hosted" / "jobs"
     jobs.mkdir(parents=True)
     from storyboard.compile import compile_storyboard
