@@ -52,11 +52,11 @@ def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str
              jobs: int, only: Sequence[str] | None = None) -> Estimate:
     backend = load_backend(backend_name)
     caps = backend.capabilities(board.render.model).overridden(board.render)
-    price = board.render.price_per_second
-    if price is None and hasattr(backend, "price_per_second"):
+    stated = board.render.price_per_second is not None or (
+        board.render.preset or {}).get("price_per_second") is not None
+    price = caps.price_per_second  # the storyboard's own figure wins, then the model's table
+    if not stated and hasattr(backend, "price_per_second"):
         price = backend.price_per_second(board.render.model, board.output.size)
-    if price is None:
-        price = caps.price_per_second
     states = {s.shot_id: s.state for s in shot_states(board, prompts, backend_name, out_dir)}
     shots = tuple(ShotEstimate(s.id, s.seconds, price, states[s.id] == "rendered")
                   for s in board.shots if not only or s.id in only)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .errors import Location
 from .load import JsonPath
@@ -76,6 +76,8 @@ class RenderSettings:
     price_per_second: float | None = None
     remix: bool | None = None
     extend: bool | None = None
+    preset: Mapping[str, Any] | None = None  # fal: how a model takes its input
+    extra: Mapping[str, Any] | None = None  # raw input fields for hosted requests
     poll_interval: float = 2.0
     poll_max_interval: float = 20.0
     job_timeout: float = 1800.0

@@ -128,6 +128,8 @@ def _render(v: dict[str, Any]) -> RenderSettings:
         price_per_second=caps.get("price_per_second"),
         remix=caps.get("remix"),
         extend=caps.get("extend"),
+        preset=v.get("preset"),
+        extra=v.get("extra"),
         poll_interval=float(poll.get("interval", 2.0)),
         poll_max_interval=float(poll.get("max_interval", 20.0)),
         job_timeout=float(poll.get("timeout", 1800.0)),

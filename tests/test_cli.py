@@ -20,7 +20,7 @@ def test_usage_errors_exit_2() -> None:
     assert unknown_shot.returncode == 2 and "did you mean 'portrait'" in unknown_shot.stderr
     bad_backend = run_cli("validate", EXAMPLES / "portrait.yaml", "--backend", "nope")
     assert bad_backend.returncode == 2
-    assert "installed backends: openai, previs" in bad_backend.stderr
+    assert "installed backends: fal, gemini, openai, previs" in bad_backend.stderr
 
 
 def test_missing_file_exits_1() -> None:

@@ -17,6 +17,7 @@ class Capabilities:
     min_seconds: float = 0.0
     max_seconds: float | None = None
     sizes: tuple[str, ...] | None = None  # exact allowed WIDTHxHEIGHT
+    aspect_ratios: tuple[str, ...] | None = None  # e.g. ("16:9", "9:16"): any size of that shape
     even_sizes: bool = False  # H.264 yuv420p needs even dimensions
     first_frame: bool = True  # a reference image can anchor the first frame
     remix: bool = False  # remix_of: a focused edit of an earlier render
@@ -26,8 +27,16 @@ class Capabilities:
     wait: float = 0.0  # assumed turnaround of one job in seconds (estimates only)
 
     def overridden(self, render: RenderSettings) -> Capabilities:
-        """These capabilities with the storyboard's render.capabilities applied."""
+        """These capabilities with the storyboard's render.preset and render.capabilities."""
         changes: dict[str, object] = {}
+        preset = render.preset or {}
+        if preset.get("durations"):
+            changes["durations"] = tuple(float(d) for d in preset["durations"])
+        if preset.get("aspect_ratios"):
+            changes["aspect_ratios"] = tuple(preset["aspect_ratios"])
+        for name in ("price_per_second", "wait", "audio"):
+            if preset.get(name) is not None:
+                changes[name] = preset[name]
         if render.sizes is not None:
             changes["sizes"] = render.sizes
         if render.durations is not None:
@@ -49,6 +58,15 @@ class Capabilities:
         size = f"{width}x{height}"
         if self.sizes is not None and size not in self.sizes:
             return f"{size} cannot be rendered; allowed sizes: {', '.join(self.sizes)}"
+        if self.aspect_ratios is not None and not any(
+                abs(width / height - _ratio(r)) < 0.01 for r in self.aspect_ratios):
+            return (f"{size} is not of an aspect ratio the model renders: "
+                    f"{', '.join(self.aspect_ratios)}")
         if self.even_sizes and (width % 2 or height % 2):
             return f"{size} has an odd side; H.264 needs even width and height"
         return None
+
+
+def _ratio(text: str) -> float:
+    w, h = text.split(":")
+    return float(w) / float(h)

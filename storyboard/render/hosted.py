@@ -137,7 +137,8 @@ def _fetch(backend: Any, handle: Handle, job: RenderJob, path: Path) -> None:
                                       "the download (the video is not generated again)") from None
         from .stage import check_probe, verify_render
 
-        if _encoded_like_ours(download, info, job):  # a server running our own renderer
+        exact = abs(info.duration - job.shot.seconds) <= 1 / job.output.fps
+        if exact and _encoded_like_ours(download, info, job):  # a server running our renderer
             check_probe(info, job)
             os.replace(download, path)
         else:

@@ -125,7 +125,8 @@ class Caller:
         asked = retry_after(response.headers)
         if asked is not None and asked > MAX_RETRY_AFTER:
             return False
-        header = response.headers.get("x-should-retry")
+        # the server's own word wins: OpenAI's x-should-retry, fal's X-Fal-Retryable
+        header = response.headers.get("x-should-retry") or response.headers.get("x-fal-retryable")
         if header in ("true", "false"):
             return header == "true"
         if creates:

@@ -7,25 +7,21 @@ configurable and what comes back is read leniently (unknown statuses and fields 
 
 from __future__ import annotations
 
-import io
-import ipaddress
 import json
 import time
-from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from ..errors import BackendError, ConfigError, JobFailed
-from .base import BackendConfig, Handle, JobState, RenderJob
+from .base import Handle, JobState, RenderJob
 from .capabilities import Capabilities
-from .http import Caller, Pace, redact
+from .remote import RemoteBackend, fitted_image
 
-__all__ = ["OpenAIBackend", "check_url"]
+__all__ = ["OpenAIBackend"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "sora-2"
@@ -43,45 +39,16 @@ def _models() -> dict[str, Any]:
     return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
 
 
-def check_url(url: str, allow_insecure_http: bool) -> None:
-    """Plain http only to this machine, unless the user says otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" or allow_insecure_http:
-        return
-    host = parts.hostname or ""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if parts.scheme != "http" or not loopback:
-        raise ConfigError(f"refusing to send an API key over plain http to {host or url}; use "
-                          "https, a loopback address, or pass --allow-insecure-http")
-
-
-class OpenAIBackend:
+class OpenAIBackend(RemoteBackend):
     name = "openai"
     version = "1"
-
-    def __init__(self, base_url: str, api_key: str, *, client: httpx.Client | None = None,
-                 pace: Pace | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.client = client or httpx.Client(
-            timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True,
-            headers={"Authorization": f"Bearer {api_key}"})
-        self.caller = Caller(self.client, (api_key,), pace or Pace(sleep=sleep))
+    key_env = "OPENAI_API_KEY"
+    url_env = "OPENAI_BASE_URL"
+    default_url = DEFAULT_BASE_URL
 
     @classmethod
-    def from_config(cls, config: BackendConfig, pace: Pace | None = None) -> OpenAIBackend:
-        env_name = config.render.api_key_env or "OPENAI_API_KEY"
-        key = config.env.get(env_name, "")
-        if not key:
-            raise ConfigError(f"backend 'openai' needs an API key in ${env_name}; set it "
-                              "(the key is never written to the storyboard, logs or manifest)")
-        url = (config.base_url or config.render.base_url or config.env.get("OPENAI_BASE_URL")
-               or DEFAULT_BASE_URL)
-        check_url(url, config.allow_insecure_http)
-        return cls(url, key, pace=pace)
+    def headers(cls, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
 
     @classmethod
     def capabilities(cls, model: str | None = None) -> Capabilities:
@@ -120,7 +87,8 @@ class OpenAIBackend:
                       "size": job.output.size}
             files = _form(fields)
             if job.shot.reference is not None:
-                files.append(("input_reference", _fitted_reference(job)))
+                image = fitted_image(job, job.output.width, job.output.height)
+                files.append(("input_reference", ("reference.png", image, "image/png")))
             response = self._post("/videos", files=files)
         video = self._created(response, job, since)
         return Handle(self.name, self.base_url, model, str(video["id"]), job.render_key)
@@ -138,7 +106,7 @@ class OpenAIBackend:
 
     def _created(self, response: httpx.Response, job: RenderJob, since: float) -> dict[str, Any]:
         if response.status_code < 300:
-            return self._json(response)
+            return self.json(response)
         if response.status_code >= 500:
             # The job may exist and be billed: look for it rather than create it again.
             found = self._find_video(job.prompt.text, since)
@@ -162,7 +130,7 @@ class OpenAIBackend:
                                        params={"limit": 20, "order": "desc"})
         if response.status_code >= 300:
             return None
-        for video in self._json(response).get("data", []):
+        for video in self.json(response).get("data", []):
             if video.get("prompt") == prompt and float(video.get("created_at", 0)) >= since - 5:
                 return video
         return None
@@ -175,7 +143,7 @@ class OpenAIBackend:
             return JobState("gone", error_message="the server no longer knows this job")
         if response.status_code >= 300:
             raise self._refusal(response)
-        video = self._json(response)
+        video = self.json(response)
         status = _STATUS.get(str(video.get("status", "")).lower(), "running")
         error = video.get("error") or {}
         code = str(error.get("code") or "")
@@ -183,44 +151,23 @@ class OpenAIBackend:
             status = "blocked"
         after = response.headers.get("openai-poll-after-ms")
         return JobState(status, _number(video.get("progress")), code,
-                        redact(str(error.get("message") or ""), (self.api_key,)),
+                        self.scrub(str(error.get("message") or "")),
                         float(after) / 1000 if after and after.isdigit() else None)
 
     def download(self, handle: Handle, dest: Path) -> None:
         url = f"{self.base_url}/videos/{handle.job_id}/content"
-        try:
-            with self.client.stream("GET", url, params={"variant": "video"}) as response:
-                if response.status_code >= 300:
-                    response.read()
-                    raise self._refusal(response)
-                with dest.open("wb") as f:
-                    for block in response.iter_bytes(1 << 16):
-                        f.write(block)
-        except httpx.TransportError as exc:
-            raise BackendError(redact(f"download of {handle.job_id} broke off: {exc}",
-                                      (self.api_key,))) from None
-
-    def close(self) -> None:
-        self.client.close()
+        response = self.stream_to(url, dest, params={"variant": "video"})
+        if response.status_code >= 300:
+            raise self._refusal(response)
 
     # ---- errors -----------------------------------------------------------------------------
-
-    def _json(self, response: httpx.Response) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError:
-            raise BackendError(f"the server sent something that is not JSON "
-                               f"(HTTP {response.status_code})") from None
-        if not isinstance(data, dict):
-            raise BackendError("the server sent JSON of an unexpected shape")
-        return data
 
     def _refusal(self, response: httpx.Response) -> Exception:
         try:
             error = response.json().get("error") or {}
         except (ValueError, AttributeError):
             error = {}
-        message = redact(str(error.get("message") or response.text[:300]), (self.api_key,))
+        message = self.scrub(str(error.get("message") or response.text[:300]))
         code = str(error.get("code") or "")
         if response.status_code == 401:
             return ConfigError(f"the server rejected the API key (HTTP 401): {message}")
@@ -235,20 +182,3 @@ def _form(fields: dict[str, str]) -> list[tuple[str, Any]]:
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
-
-
-def _fitted_reference(job: RenderJob) -> tuple[str, bytes, str]:
-    """The reference image fitted to exactly the requested size (the API rejects others)."""
-    from PIL import Image, ImageOps
-
-    width, height = job.output.width, job.output.height
-    assert job.shot.reference is not None
-    with Image.open(job.shot.reference) as opened:
-        image = ImageOps.exif_transpose(opened).convert("RGB")
-    if job.shot.fit == "contain":
-        fitted = ImageOps.pad(image, (width, height), color=(20, 20, 22))
-    else:
-        fitted = ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    fitted.save(buffer, "PNG")
-    return ("reference.png", buffer.getvalue(), "image/png")

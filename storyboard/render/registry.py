@@ -14,7 +14,9 @@ __all__ = ["GROUP", "available", "load_backend"]
 
 GROUP = "storyboard.backends"
 _BUILTIN = {"previs": "storyboard.render.previs:PrevisBackend",
-            "openai": "storyboard.render.openai:OpenAIBackend"}
+            "openai": "storyboard.render.openai:OpenAIBackend",
+            "fal": "storyboard.render.fal:FalBackend",
+            "gemini": "storyboard.render.gemini:GeminiBackend"}
 
 
 def available() -> list[str]:

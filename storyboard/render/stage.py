@@ -73,6 +73,7 @@ def render_key(board: Storyboard, shot: Shot, prompt: ShotPrompt, backend: Any,
         "model": board.render.model,
         "output": asdict(board.output),
         "overlays": board.render.overlays,
+        "request": [board.render.preset, board.render.extra],  # hosted inputs change the video
         "shot_count": len(board.shots),
         "source": source_key,  # a remix or extension changes with its source
     }
