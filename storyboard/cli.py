@@ -181,6 +181,8 @@ def _args_estimate(p: argparse.ArgumentParser) -> None:
 
 
 def _args_fake_api(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--protocol", choices=("openai", "fal", "gemini"), default="openai",
+                   help="which API to fake (default openai: /v1/videos)")
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
     p.add_argument("--key", default="sk-fake", help="the API key it accepts (default sk-fake)")
     p.add_argument("--latency", type=float, default=2.0,
@@ -410,10 +412,13 @@ def _duration(seconds: float) -> str:
 
 
 def cmd_fake_api(args: argparse.Namespace) -> int:
+    from .testing.fake_fal import FakeFal
+    from .testing.fake_gemini import FakeGemini
     from .testing.fake_video_api import FakeVideoAPI
 
-    api = FakeVideoAPI(args.key, latency=args.latency, port=args.port)
-    print(f"fake /v1/videos API on {api.url} (key {args.key!r}); Ctrl-C stops it",
+    kind = {"openai": FakeVideoAPI, "fal": FakeFal, "gemini": FakeGemini}[args.protocol]
+    api = kind(args.key, latency=args.latency, port=args.port)
+    print(f"fake {args.protocol} API on {api.url} (key {args.key!r}); Ctrl-C stops it",
           file=sys.stderr, flush=True)
     api.serve_forever()
     return EXIT_OK
@@ -565,7 +570,7 @@ _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], Non
                  _args_shotlist),
     "estimate": (cmd_estimate, "seconds, cost and expected wait per shot and in all",
                  _args_estimate),
-    "fake-api": (cmd_fake_api, "serve a fake /v1/videos API on 127.0.0.1 for tests",
+    "fake-api": (cmd_fake_api, "serve a fake hosted video API on 127.0.0.1 for tests",
                  _args_fake_api),
     "status": (cmd_status, "each shot: rendered / stale / missing / failed", _args_status),
     "schema": (cmd_schema, "print the JSON Schema of the format", _args_schema),

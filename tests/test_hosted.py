@@ -346,3 +346,22 @@ def test_a_429_holds_back_every_job_of_the_run(api: FakeVideoAPI) -> None:
     limited, listing = api.requests[0], api.calls("GET", "/v1/videos")[0]
     assert limited.status == 429
     assert listing.at - limited.at >= 0.95
+
+
+def test_fake_api_command_serves_until_stopped(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "storyboard", "fake-api", "--port",
+                               str(port), "--key", KEY, "--latency", "0"],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert f"fake openai API on http://127.0.0.1:{port}/v1" in server.stderr.readline()
+        result = run_cli("render", board(tmp_path, THREE), "--shot", "two", "--base-url",
+                         f"http://127.0.0.1:{port}/v1", env={"OPENAI_API_KEY": KEY})
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=10)
