@@ -16,7 +16,6 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -145,7 +144,7 @@ class FalBackend(RemoteBackend):
             dest.write_bytes(base64.b64decode(str(url).split(",", 1)[1]))
             return
         # the key goes to fal's own hosts only, never to wherever a result URL points
-        response = self.stream_to(url, dest, with_key=_same_host(url, self.base_url))
+        response = self.stream_to(url, dest, with_key=self.is_own_host(url))
         if response.status_code >= 300:
             raise BackendError(f"download of {handle.job_id}: HTTP {response.status_code}")
 
@@ -202,8 +201,3 @@ def _tier(short_side: int, tiers: list[str]) -> str:
         if int("".join(c for c in tier if c.isdigit()) or 0) >= min(short_side, 2160):
             return tier
     return ranked[-1]
-
-
-def _same_host(url: str, base: str) -> bool:
-    a, b = urlsplit(url), urlsplit(base)
-    return (a.hostname, a.port) == (b.hostname, b.port)

@@ -13,7 +13,6 @@ import base64
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -117,18 +116,13 @@ class GeminiBackend(RemoteBackend):
             dest.write_bytes(base64.b64decode(video["data"]))
             return
         uri = str(video.get("uri", ""))
-        mine = (urlsplit(uri).hostname, urlsplit(uri).port) == (
-            urlsplit(self.base_url).hostname, urlsplit(self.base_url).port)
-        result = self.stream_to(uri, dest, params={"alt": "media"}, with_key=mine)
+        result = self.stream_to(uri, dest, params={"alt": "media"},
+                                with_key=self.is_own_host(uri))
         if result.status_code >= 300:
             raise BackendError(f"download of {handle.job_id}: HTTP {result.status_code}")
 
     def _refusal(self, response: httpx.Response) -> Exception:
-        try:
-            error = response.json().get("error") or {}
-        except (ValueError, AttributeError):
-            error = {}
-        message = self.scrub(str(error.get("message") or response.text[:300]))
+        error, message = self.error_of(response)
         status = str(error.get("status") or "")
         if response.status_code in (401, 403) and status in ("UNAUTHENTICATED",
                                                              "PERMISSION_DENIED", ""):

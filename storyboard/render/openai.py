@@ -163,11 +163,7 @@ class OpenAIBackend(RemoteBackend):
     # ---- errors -----------------------------------------------------------------------------
 
     def _refusal(self, response: httpx.Response) -> Exception:
-        try:
-            error = response.json().get("error") or {}
-        except (ValueError, AttributeError):
-            error = {}
-        message = self.scrub(str(error.get("message") or response.text[:300]))
+        error, message = self.error_of(response)
         code = str(error.get("code") or "")
         if response.status_code == 401:
             return ConfigError(f"the server rejected the API key (HTTP 401): {message}")

@@ -110,6 +110,20 @@ class RemoteBackend:
             raise BackendError("the server sent JSON of an unexpected shape")
         return data
 
+    def error_of(self, response: httpx.Response) -> tuple[dict[str, Any], str]:
+        """The ``{"error": {...}}`` object of an answer (or {}), and its message, scrubbed."""
+        try:
+            error = response.json().get("error") or {}
+        except (ValueError, AttributeError):
+            error = {}
+        error = error if isinstance(error, dict) else {}
+        return error, self.scrub(str(error.get("message") or response.text[:300]))
+
+    def is_own_host(self, url: str) -> bool:
+        """Whether ``url`` is on the API's own host: only there does the key go."""
+        a, b = urlsplit(url), urlsplit(self.base_url)
+        return (a.hostname, a.port) == (b.hostname, b.port)
+
     def stream_to(self, url: str, dest: Any, *, params: dict[str, str] | None = None,
                   with_key: bool = True) -> httpx.Response:
         """Stream a GET to ``dest``; the key goes only where ``with_key`` says it may."""
