@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from ...model import Shot
 from ..base import RenderJob
-from .camera import camera_at, homography, overscan
+from .camera import CameraState, camera_at, homography, overscan
 from .grade import Grade, apply_grade, grade_for
 from .overlay import OverlayPainter
 
@@ -40,6 +40,8 @@ class Scene:
     base_zoom: float
     blurred: np.ndarray | None  # for rack focus
     overlay: OverlayPainter | None
+    # the last picture made, by camera state: holds reuse it instead of resampling again
+    last: tuple[CameraState, np.ndarray] | None = field(default=None, repr=False)
 
 
 def frame_count(seconds: float, fps: float) -> int:
@@ -80,6 +82,18 @@ def frame_at(scene: Scene, t: float) -> np.ndarray:
 def frame_rgba(scene: Scene, t: float) -> np.ndarray:
     """The frame at ``t`` seconds as HxWx4 RGBA (alpha unused): what the writer encodes."""
     state = camera_at(scene.shot.beats, t)
+    if scene.last is not None and scene.last[0] == state:
+        frame = scene.last[1].copy()
+    else:
+        frame = _picture(scene, state)
+        scene.last = (state, frame.copy())
+    if scene.overlay:
+        scene.overlay.paint(frame[..., :3], t)
+    return frame
+
+
+def _picture(scene: Scene, state: CameraState) -> np.ndarray:
+    """What the camera sees in ``state``, before overlays."""
     src_h, src_w = scene.source.shape[:2]
     m = homography(state, scene.width, scene.height, scene.base_zoom, scene.src_scale,
                    src_w, src_h)
@@ -88,8 +102,6 @@ def frame_rgba(scene: Scene, t: float) -> np.ndarray:
         soft = _warp(scene.blurred, scene.width, scene.height, m)
         weight = _focus_mask(scene.height, state.focus)
         frame = (frame + (soft.astype(np.float32) - frame) * weight).astype(np.uint8)
-    if scene.overlay:
-        scene.overlay.paint(frame[..., :3], t)
     return frame
 
 
