@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,10 @@ def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
     """Join the rendered shots into the edit, or report it up to date."""
     emit = on_event or (lambda kind, name, info: None)
     manifest = load_manifest(out_dir)
-    files, slates = _shot_files(board, out_dir, manifest, allow_missing)
+    sha = cache(file_sha256)  # each shot file is read once per stitch
+    files, slates = _shot_files(board, out_dir, manifest, allow_missing, sha)
     plan = plan_edit(board.shots, board.output.fps, keyframe_interval(board.output.fps))
-    key = _edit_key(board, files)
+    key = _edit_key(board, files, sha)
     dest = edit_path(board, out_dir)
     recorded = manifest.get("edit") or {}
     if recorded.get("key") == key and dest.is_file() and \
@@ -67,13 +69,13 @@ def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
 
 
 def _shot_files(board: Storyboard, out_dir: Path, manifest: dict[str, Any],
-                allow_missing: bool) -> tuple[list[Path], list[str]]:
+                allow_missing: bool, sha: Callable[[Path], str]) -> tuple[list[Path], list[str]]:
     files, missing = [], []
     for shot in board.shots:
         entry = manifest["shots"].get(shot.id, {})
         path = out_dir / "shots" / f"{shot.id}.mp4"
         ok = entry.get("status") == "rendered" and path.is_file() and \
-            entry.get("output_sha256") == file_sha256(path) and \
+            entry.get("output_sha256") == sha(path) and \
             abs(entry.get("seconds", -1) - shot.seconds) < 1e-9
         if not ok:
             missing.append(shot.id)
@@ -110,9 +112,9 @@ def _slate(board: Storyboard, shot: Shot, out_dir: Path) -> Path:
     return path
 
 
-def _edit_key(board: Storyboard, files: list[Path]) -> str:
+def _edit_key(board: Storyboard, files: list[Path], sha: Callable[[Path], str]) -> str:
     material = {
-        "shots": [[s.id, s.seconds, s.transition.type, s.transition.seconds, file_sha256(f)]
+        "shots": [[s.id, s.seconds, s.transition.type, s.transition.seconds, sha(f)]
                   for s, f in zip(board.shots, files, strict=True)],
         "music": None if board.music is None else [
             board.music.volume, file_sha256(board.music.file) if board.music.file else None],
