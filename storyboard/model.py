@@ -142,9 +142,6 @@ class Audio:
     text: str = ""
     file: Path | None = None
 
-    def is_empty(self) -> bool:
-        return not (self.ambient or self.music or self.sfx or self.dialogue or self.text)
-
 
 @dataclass(frozen=True)
 class Beat:

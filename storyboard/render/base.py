@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol
 
 from ..compile import ShotPrompt
 from ..model import Output, RenderSettings, Shot
@@ -76,7 +76,6 @@ class JobState:
         return self.status not in ("queued", "running")
 
 
-@runtime_checkable
 class LocalBackend(Protocol):
     name: ClassVar[str]
     version: ClassVar[str]
@@ -88,7 +87,6 @@ class LocalBackend(Protocol):
         """Write the shot to ``dest`` (an MP4), complete, or raise RenderError."""
 
 
-@runtime_checkable
 class HostedBackend(Protocol):
     name: ClassVar[str]
     version: ClassVar[str]

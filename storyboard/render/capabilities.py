@@ -14,8 +14,6 @@ class Capabilities:
     """Limits of one backend/model. ``None`` means "any"."""
 
     durations: tuple[float, ...] | None = None  # exact allowed durations, e.g. (4, 8, 12)
-    min_seconds: float = 0.0
-    max_seconds: float | None = None
     sizes: tuple[str, ...] | None = None  # exact allowed WIDTHxHEIGHT
     aspect_ratios: tuple[str, ...] | None = None  # e.g. ("16:9", "9:16"): any size of that shape
     even_sizes: bool = False  # H.264 yuv420p needs even dimensions
@@ -50,8 +48,6 @@ class Capabilities:
         if self.durations is not None and not any(abs(seconds - d) < 1e-9 for d in self.durations):
             allowed = ", ".join(f"{d:g}" for d in self.durations)
             return f"{seconds:g} s cannot be rendered; allowed durations: {allowed} s"
-        if seconds < self.min_seconds or (self.max_seconds and seconds > self.max_seconds):
-            return f"{seconds:g} s is outside {self.min_seconds:g}–{self.max_seconds:g} s"
         return None
 
     def size_problem(self, width: int, height: int) -> str | None:

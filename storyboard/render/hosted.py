@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import BackendError, JobFailed, JobTimeout, MediaError, RenderError
 from ..media import AUDIO_ARGS, ffmpeg_exe, keyframe_interval, probe, video_args
 from .base import Handle, JobState, RenderJob
+from .output import check_probe, partial_path, verify_render
 
 __all__ = ["render_hosted", "load_handle", "DOWNLOAD_ATTEMPTS"]
 
@@ -96,9 +97,9 @@ def _failure_text(state: JobState, handle: Handle) -> str:
 def _wait(backend: Any, handle: Handle, job: RenderJob, clock: Callable[[], float],
           sleep: Callable[[float], None],
           emit: Callable[[str, str, dict[str, Any]], None]) -> JobState:
-    settings = _poll_settings(job)
-    deadline = clock() + settings["timeout"]
-    interval = settings["interval"]
+    render = job.render
+    deadline = clock() + render.job_timeout
+    interval = render.poll_interval
     while True:
         state = backend.poll(handle)
         if state.progress is not None:
@@ -107,23 +108,16 @@ def _wait(backend: Any, handle: Handle, job: RenderJob, clock: Callable[[], floa
             return state
         if clock() >= deadline:
             raise JobTimeout(f"job {handle.job_id} did not finish within "
-                             f"{settings['timeout']:g} s; run again to keep waiting for it "
+                             f"{render.job_timeout:g} s; run again to keep waiting for it "
                              "(it is not created again)")
         wait = state.poll_after if state.poll_after is not None else interval
         sleep(max(0.0, min(wait, deadline - clock())))
-        interval = min(interval * 1.5, settings["max_interval"])
-
-
-def _poll_settings(job: RenderJob) -> dict[str, float]:
-    render = job.render
-    return {"interval": render.poll_interval, "max_interval": render.poll_max_interval,
-            "timeout": render.job_timeout}
+        interval = min(interval * 1.5, render.poll_max_interval)
 
 
 def _fetch(backend: Any, handle: Handle, job: RenderJob, path: Path) -> None:
     """Download (retrying the download alone), normalise, verify, move into place."""
-    download = path.with_name(f".{path.stem}.{os.getpid()}.download.mp4")
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.mp4")
+    download, partial = partial_path(path, "download"), partial_path(path)
     try:
         for attempt in range(DOWNLOAD_ATTEMPTS):
             try:
@@ -135,8 +129,6 @@ def _fetch(backend: Any, handle: Handle, job: RenderJob, path: Path) -> None:
                     raise RenderError(f"download of job {handle.job_id} failed "
                                       f"{DOWNLOAD_ATTEMPTS} times: {exc}; run again to retry "
                                       "the download (the video is not generated again)") from None
-        from .stage import check_probe, verify_render
-
         exact = abs(info.duration - job.shot.seconds) <= 1 / job.output.fps
         if exact and _encoded_like_ours(download, info, job):  # a server running our renderer
             check_probe(info, job)

@@ -15,7 +15,7 @@ import httpx
 
 from ..errors import BackendError, ConfigError
 from .base import BackendConfig, Handle, RenderJob
-from .http import Caller, Pace
+from .http import Caller, Pace, redact
 
 __all__ = ["RemoteBackend", "aspect_ratio", "check_url", "fitted_image"]
 
@@ -98,7 +98,7 @@ class RemoteBackend:
         self.client.close()
 
     def scrub(self, text: str) -> str:
-        return text.replace(self.api_key, "[redacted]") if self.api_key else text
+        return redact(text, (self.api_key,))
 
     def json(self, response: httpx.Response) -> dict[str, Any]:
         try:

@@ -18,20 +18,20 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 from ..compile import ShotPrompt
-from ..errors import JobFailed, MediaError, RenderError, StoryboardError
+from ..errors import JobFailed, StoryboardError
 from ..manifest import file_sha256, load_manifest, save_manifest
-from ..media import probe
 from ..model import Shot, Storyboard
 from .base import BackendConfig, RenderJob
+from .output import partial_path, verify_render
 from .registry import load_backend
 
-__all__ = ["Event", "ShotResult", "ShotState", "check_probe", "default_out_dir", "render_key",
-           "render_storyboard", "shot_states", "verify_render"]
+__all__ = ["Event", "ShotResult", "ShotState", "default_out_dir", "render_key",
+           "render_storyboard", "shot_keys", "shot_states"]
 
 Event = Callable[[str, str, dict[str, Any]], None]  # (kind, shot id, details)
 
@@ -59,13 +59,13 @@ def default_out_dir(board: Storyboard) -> Path:
 
 
 def render_key(board: Storyboard, shot: Shot, prompt: ShotPrompt, backend: Any,
-               source_key: str = "") -> str:
+               source_key: str = "", sha: Callable[[Path], str] = file_sha256) -> str:
     """sha256 of everything that changes the shot's rendered output."""
     fields = asdict(shot)
     for drop in ("origin", "notes", "transition"):  # none of these change the shot's pixels
         fields.pop(drop)
-    fields["reference"] = _sha_or_none(shot.reference)
-    fields["audio"]["file"] = _sha_or_none(shot.audio.file)
+    fields["reference"] = _sha_or_none(shot.reference, sha)
+    fields["audio"]["file"] = _sha_or_none(shot.audio.file, sha)
     material = {
         "shot": fields,
         "prompt": prompt.text,
@@ -81,11 +81,14 @@ def render_key(board: Storyboard, shot: Shot, prompt: ShotPrompt, backend: Any,
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def shot_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: Any) -> dict[str, str]:
+def shot_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: Any,
+              sha: Callable[[Path], str] | None = None) -> dict[str, str]:
+    """Every shot's render key; a picture that many shots share is read once."""
+    sha = sha or cache(file_sha256)
     keys: dict[str, str] = {}
     for shot, prompt in zip(board.shots, prompts, strict=True):
         source = keys.get(shot.source or "", "")
-        keys.setdefault(shot.id, render_key(board, shot, prompt, backend_cls, source))
+        keys.setdefault(shot.id, render_key(board, shot, prompt, backend_cls, source, sha))
     return keys
 
 
@@ -131,7 +134,8 @@ def render_storyboard(
     manifest = load_manifest(out_dir)
     manifest.update(storyboard=board.path.name, storyboard_sha256=board.sha256,
                     title=board.title, backend=backend_name)
-    keys = shot_keys(board, prompts, backend_cls)
+    sha = cache(file_sha256)  # references and audio files, read once per run
+    keys = shot_keys(board, prompts, backend_cls, sha)
     results: dict[str, ShotResult] = {}
     todo: list[Shot] = []
     for shot in board.shots:
@@ -145,7 +149,7 @@ def render_storyboard(
         else:
             todo.append(shot)
     save_manifest(out_dir, manifest)
-    run = _Run(board, prompts, keys, backend_name, backend, out_dir, manifest, emit)
+    run = _Run(board, prompts, keys, backend_name, backend, out_dir, manifest, emit, sha)
     try:
         for wave in _waves(todo):
             for result in run.wave(wave, jobs):
@@ -175,10 +179,10 @@ class _Run:
 
     def __init__(self, board: Storyboard, prompts: Sequence[ShotPrompt], keys: dict[str, str],
                  backend_name: str, backend: Any, out_dir: Path, manifest: dict[str, Any],
-                 emit: Event) -> None:
+                 emit: Event, sha: Callable[[Path], str]) -> None:
         self.board, self.keys, self.backend_name, self.backend = board, keys, backend_name, backend
         self.prompts = dict(zip((s.id for s in board.shots), prompts, strict=True))
-        self.out_dir, self.manifest, self.emit = out_dir, manifest, emit
+        self.out_dir, self.manifest, self.emit, self.sha = out_dir, manifest, emit, sha
 
     def job(self, shot: Shot) -> RenderJob:
         source = self.manifest["shots"].get(shot.source or "", {})
@@ -236,7 +240,7 @@ class _Run:
             "fps": job.output.fps,
             "seconds": shot.seconds,
             "reference": shot.reference.name if shot.reference else None,
-            "reference_sha256": _sha_or_none(shot.reference),
+            "reference_sha256": _sha_or_none(shot.reference, self.sha),
             "remote_video_id": outcome.get("remote_video_id"),
             "error": error or None,
             "error_code": outcome.get("error_code") or None,
@@ -282,27 +286,6 @@ def render_local(backend_name: str, job: RenderJob, path: Path,
     return {}
 
 
-def partial_path(path: Path, kind: str = "partial") -> Path:
-    return path.with_name(f".{path.stem}.{os.getpid()}.{kind}.mp4")
-
-
-def verify_render(path: Path, job: RenderJob) -> None:
-    try:
-        info = probe(path)
-    except MediaError as exc:
-        raise RenderError(f"the render is not a playable video: {exc}") from None
-    check_probe(info, job)
-
-
-def check_probe(info: Any, job: RenderJob) -> None:
-    """The probed video has the job's size and length (within a frame)."""
-    frame = 1.0 / job.output.fps
-    if (info.width, info.height) != (job.output.width, job.output.height):
-        raise RenderError(f"rendered {info.width}x{info.height}, expected {job.output.size}")
-    if abs(info.duration - job.shot.seconds) > frame + 0.05:  # AAC framing adds a few ms
-        raise RenderError(f"rendered {info.duration:.3f} s, expected {job.shot.seconds:g} s")
-
-
 def _intact(entry: dict[str, Any], path: Path) -> bool:
     return (entry.get("status") == "rendered" and path.is_file()
             and entry.get("output_sha256") == file_sha256(path))
@@ -312,8 +295,8 @@ def _shot_path(out_dir: Path, shot_id: str) -> Path:
     return out_dir / "shots" / f"{shot_id}.mp4"
 
 
-def _sha_or_none(path: Path | None) -> str | None:
-    return file_sha256(path) if path is not None else None
+def _sha_or_none(path: Path | None, sha: Callable[[Path], str]) -> str | None:
+    return sha(path) if path is not None else None
 
 
 def _remove_abandoned_partials(shots_dir: Path) -> None:

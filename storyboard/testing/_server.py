@@ -3,6 +3,7 @@ request, answers through one ``route`` method, and makes real MP4s with the prev
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import tempfile
@@ -14,7 +15,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["FakeServer", "Recorded", "Reply", "foreign_video", "previs_video"]
+__all__ = ["FakeServer", "Faults", "Recorded", "Reply", "foreign_video", "image_size",
+           "previs_video"]
+
+
+@dataclass
+class Faults:
+    """What to break. Counters count down as they fire."""
+
+    rate_limit: int = 0  # the next N creates answer 429 with Retry-After
+    retry_after: float = 1.0
+    error_on_create: int = 0  # the next N creates make the job, then answer 500
+    moderation_words: tuple[str, ...] = ()  # prompts with these end failed, moderation_blocked
+    never_finish_words: tuple[str, ...] = ()  # prompts with these stay in_progress forever
+    cut_downloads: int = 0  # the next N downloads stop half way through the body
+    edits_missing: bool = False  # /videos/edits answers 404 (an older server: remix instead)
+    poll_after_ms: int | None = None  # sent as openai-poll-after-ms on retrieves
+    foreign_video: bool = False  # videos at 25 fps, with B-frames and no sound, as models send
 
 
 @dataclass
@@ -38,9 +55,19 @@ class Reply:
 
 
 class FakeServer:
-    """Subclasses implement ``authorized(headers)`` and ``route(method, path, request)``."""
+    """Subclasses implement ``authorized``, ``unauthorized`` and ``route``.
 
-    def __init__(self, port: int = 0) -> None:
+    Jobs everywhere move the same way: queued until first polled, under way for ``min_polls``
+    polls and at least ``latency`` seconds, then done, unless a fault says otherwise.
+    """
+
+    def __init__(self, api_key: str, *, latency: float = 0.0, min_polls: int = 1,
+                 faults: Faults | None = None, port: int = 0) -> None:
+        self.api_key = api_key
+        self.latency = latency  # seconds from create to done
+        self.min_polls = min_polls  # polls that still show the job under way
+        self.faults = faults or Faults()
+        self.jobs: dict[str, Any] = {}
         self.requests: list[Recorded] = []
         self.lock = threading.Lock()
         self._videos: dict[tuple[Any, ...], bytes] = {}
@@ -89,6 +116,31 @@ class FakeServer:
                 self._videos[key] = foreign_video(video) if foreign else video
             return self._videos[key]
 
+    def fire(self, counter: str) -> bool:
+        """Whether a countdown fault (``rate_limit``, ``cut_downloads``, ...) fires now."""
+        with self.lock:
+            left = getattr(self.faults, counter)
+            if left:
+                setattr(self.faults, counter, left - 1)
+            return bool(left)
+
+    def progress(self, created: float, polls: int, prompt: str) -> str:
+        """``queued``, ``running`` or ``done``: where a job stands."""
+        if any(w in prompt for w in self.faults.never_finish_words):
+            return "running"
+        if time.time() - created < self.latency or polls <= self.min_polls:
+            return "queued" if polls == 0 else "running"
+        return "done"
+
+    def refused(self, prompt: str) -> bool:
+        """Whether the content policy turns this prompt down."""
+        return any(w in prompt for w in self.faults.moderation_words)
+
+    def download(self, size: str, seconds: float) -> Reply:
+        """A real video of that size and length, cut off half way when a fault says so."""
+        video = self.video(size, seconds, self.faults.foreign_video)
+        return Reply(200, video, cut=self.fire("cut_downloads"))
+
     # ---- for subclasses -------------------------------------------------------------------
 
     def authorized(self, headers: Any, query: dict[str, list[str]]) -> bool:
@@ -100,6 +152,16 @@ class FakeServer:
     def route(self, method: str, path: str, request: Recorded, body: bytes,
               content_type: str) -> Reply:
         raise NotImplementedError
+
+
+def image_size(data: bytes) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return f"{image.width}x{image.height}"
+    except (UnidentifiedImageError, OSError):
+        return None
 
 
 def previs_video(size: str, seconds: float) -> bytes:

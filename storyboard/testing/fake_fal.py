@@ -16,8 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ._server import FakeServer, Recorded, Reply
-from .fake_video_api import Faults, image_size
+from ._server import FakeServer, Faults, Recorded, Reply, image_size
 
 __all__ = ["FakeFal", "Faults"]
 
@@ -33,12 +32,8 @@ class _Request:
 
 
 class FakeFal(FakeServer):
-    def __init__(self, api_key: str = "fal-fake", *, latency: float = 0.0, min_polls: int = 1,
-                 faults: Faults | None = None, port: int = 0) -> None:
-        super().__init__(port)
-        self.api_key, self.latency, self.min_polls = api_key, latency, min_polls
-        self.faults = faults or Faults()
-        self.jobs: dict[str, _Request] = {}
+    def __init__(self, api_key: str = "fal-fake", **kwargs: Any) -> None:
+        super().__init__(api_key, **kwargs)
 
     @property
     def url(self) -> str:
@@ -75,12 +70,10 @@ class FakeFal(FakeServer):
         return Reply(404, _detail(f"Unknown path {path}", "not_found"))
 
     def _submit(self, model: str, data: dict[str, Any], request: Recorded) -> Reply:
-        with self.lock:
-            if self.faults.rate_limit:
-                self.faults.rate_limit -= 1
-                return Reply(429, _detail("Rate limit exceeded", "rate_limit_exceeded"),
-                             {"retry-after": f"{self.faults.retry_after:g}",
-                              "x-fal-retryable": "true"})
+        if self.fire("rate_limit"):
+            return Reply(429, _detail("Rate limit exceeded", "rate_limit_exceeded"),
+                         {"retry-after": f"{self.faults.retry_after:g}",
+                          "x-fal-retryable": "true"})
         if not isinstance(data.get("prompt"), str) or not data["prompt"]:
             return Reply(422, _detail("Field required", "missing", ["body", "prompt"]),
                          {"x-fal-retryable": "false"})
@@ -93,22 +86,17 @@ class FakeFal(FakeServer):
         job = _Request(uuid.uuid4().hex, app, model, data, time.time())
         with self.lock:
             self.jobs[job.id] = job
-            if self.faults.error_on_create:
-                self.faults.error_on_create -= 1
-                return Reply(500, _detail("Internal error", "internal_server_error"),
-                             {"x-fal-retryable": "false"})
+        if self.fire("error_on_create"):
+            return Reply(500, _detail("Internal error", "internal_server_error"),
+                         {"x-fal-retryable": "false"})
         base = f"{self.origin}/{app}/requests/{job.id}"
         return Reply(200, {"request_id": job.id, "status_url": f"{base}/status",
                            "response_url": base, "cancel_url": f"{base}/cancel",
                            "queue_position": 0})
 
     def _state(self, job: _Request) -> str:
-        prompt = str(job.input.get("prompt", ""))
-        if any(w in prompt for w in self.faults.never_finish_words):
-            return "IN_PROGRESS"
-        if time.time() - job.created < self.latency or job.polls <= self.min_polls:
-            return "IN_QUEUE" if job.polls == 0 else "IN_PROGRESS"
-        return "COMPLETED"
+        stage = self.progress(job.created, job.polls, str(job.input.get("prompt", "")))
+        return {"queued": "IN_QUEUE", "running": "IN_PROGRESS", "done": "COMPLETED"}[stage]
 
     def _status_reply(self, job: _Request) -> Reply:
         with self.lock:
@@ -124,8 +112,7 @@ class FakeFal(FakeServer):
     def _result(self, job: _Request) -> Reply:
         if self._state(job) != "COMPLETED":
             return Reply(400, _detail("Request is still in progress", "request_in_progress"))
-        prompt = str(job.input.get("prompt", ""))
-        if any(w in prompt for w in self.faults.moderation_words):
+        if self.refused(str(job.input.get("prompt", ""))):
             # a COMPLETED request that carries an error payload
             return Reply(422, _detail("The content could not be processed because it "
                                       "contained material flagged by a content checker.",
@@ -140,13 +127,7 @@ class FakeFal(FakeServer):
             return Reply(404, _detail("File not found", "not_found"))
         length = next((v for k, v in job.input.items() if re.search("duration|seconds", k)), 5)
         seconds = float(re.sub(r"[^0-9.]", "", str(length)) or 5)
-        size = _size(job)
-        cut = False
-        with self.lock:
-            if self.faults.cut_downloads:
-                self.faults.cut_downloads -= 1
-                cut = True
-        return Reply(200, self.video(size, seconds, self.faults.foreign_video), cut=cut)
+        return self.download(_size(job), seconds)
 
 
 def _size(job: _Request) -> str:

@@ -17,8 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ._server import FakeServer, Recorded, Reply
-from .fake_video_api import Faults, image_size
+from ._server import FakeServer, Faults, Recorded, Reply, image_size
 
 __all__ = ["FakeGemini", "Faults"]
 
@@ -32,12 +31,8 @@ class _Interaction:
 
 
 class FakeGemini(FakeServer):
-    def __init__(self, api_key: str = "gemini-fake", *, latency: float = 0.0,
-                 min_polls: int = 1, faults: Faults | None = None, port: int = 0) -> None:
-        super().__init__(port)
-        self.api_key, self.latency, self.min_polls = api_key, latency, min_polls
-        self.faults = faults or Faults()
-        self.jobs: dict[str, _Interaction] = {}
+    def __init__(self, api_key: str = "gemini-fake", **kwargs: Any) -> None:
+        super().__init__(api_key, **kwargs)
 
     @property
     def url(self) -> str:
@@ -67,12 +62,9 @@ class FakeGemini(FakeServer):
         return Reply(404, _error(404, f"Unknown path {path}", "NOT_FOUND"))
 
     def _create(self, data: dict[str, Any]) -> Reply:
-        with self.lock:
-            if self.faults.rate_limit:
-                self.faults.rate_limit -= 1
-                return Reply(429, _error(429, "Resource has been exhausted.",
-                                         "RESOURCE_EXHAUSTED"),
-                             {"retry-after": f"{self.faults.retry_after:g}"})
+        if self.fire("rate_limit"):
+            return Reply(429, _error(429, "Resource has been exhausted.", "RESOURCE_EXHAUSTED"),
+                         {"retry-after": f"{self.faults.retry_after:g}"})
         fmt = data.get("response_format") or {}
         duration = str(fmt.get("duration", ""))
         if not re.fullmatch(r"\d+s", duration):
@@ -91,9 +83,8 @@ class FakeGemini(FakeServer):
         job = _Interaction(uuid.uuid4().hex[:16], data, time.time())
         with self.lock:
             self.jobs[job.id] = job
-            if self.faults.error_on_create:
-                self.faults.error_on_create -= 1
-                return Reply(500, _error(500, "Internal error encountered.", "INTERNAL"))
+        if self.fire("error_on_create"):
+            return Reply(500, _error(500, "Internal error encountered.", "INTERNAL"))
         return Reply(200, self._interaction(job))
 
     def _get(self, job_id: str) -> Reply:
@@ -106,12 +97,8 @@ class FakeGemini(FakeServer):
         return Reply(200, self._interaction(job))
 
     def _state(self, job: _Interaction) -> str:
-        text = _prompt(job.body)
-        if any(w in text for w in self.faults.never_finish_words):
-            return "in_progress"
-        if time.time() - job.created < self.latency or job.polls <= self.min_polls:
-            return "queued" if job.polls == 0 else "in_progress"
-        return "completed"
+        stage = self.progress(job.created, job.polls, _prompt(job.body))
+        return {"queued": "queued", "running": "in_progress", "done": "completed"}[stage]
 
     def _interaction(self, job: _Interaction) -> dict[str, Any]:
         state = self._state(job)
@@ -119,7 +106,7 @@ class FakeGemini(FakeServer):
                                   "model": job.body.get("model"),
                                   "created": int(job.created)}
         if state == "completed":
-            if any(w in _prompt(job.body) for w in self.faults.moderation_words):
+            if self.refused(_prompt(job.body)):
                 content = [{"type": "text", "text": "I can't make that video: it may go "
                                                     "against the safety policy."}]
             else:
@@ -135,13 +122,7 @@ class FakeGemini(FakeServer):
             return Reply(404, _error(404, "File not found", "NOT_FOUND"))
         fmt = job.body["response_format"]
         size = "160x90" if fmt["aspect_ratio"] == "16:9" else "90x160"
-        cut = False
-        with self.lock:
-            if self.faults.cut_downloads:
-                self.faults.cut_downloads -= 1
-                cut = True
-        return Reply(200, self.video(size, float(fmt["duration"][:-1]),
-                                     self.faults.foreign_video), cut=cut)
+        return self.download(size, float(fmt["duration"][:-1]))
 
 
 def _prompt(body: dict[str, Any]) -> str:

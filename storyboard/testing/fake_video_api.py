@@ -13,31 +13,15 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import io
 import json
 import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from ._server import FakeServer, Recorded, Reply
+from ._server import FakeServer, Faults, Recorded, Reply, image_size
 
 __all__ = ["Faults", "FakeVideoAPI", "Recorded"]
-
-
-@dataclass
-class Faults:
-    """What to break. Counters count down as they fire."""
-
-    rate_limit: int = 0  # the next N creates answer 429 with Retry-After
-    retry_after: float = 1.0
-    error_on_create: int = 0  # the next N creates make the job, then answer 500
-    moderation_words: tuple[str, ...] = ()  # prompts with these end failed, moderation_blocked
-    never_finish_words: tuple[str, ...] = ()  # prompts with these stay in_progress forever
-    cut_downloads: int = 0  # the next N downloads stop half way through the body
-    edits_missing: bool = False  # /videos/edits answers 404 (an older server: remix instead)
-    poll_after_ms: int | None = None  # sent as openai-poll-after-ms on retrieves
-    foreign_video: bool = False  # videos at 25 fps, with B-frames and no sound, as models send
 
 
 @dataclass
@@ -54,14 +38,8 @@ class _Job:
 
 
 class FakeVideoAPI(FakeServer):
-    def __init__(self, api_key: str = "sk-fake", *, latency: float = 0.0, min_polls: int = 1,
-                 faults: Faults | None = None, port: int = 0) -> None:
-        super().__init__(port)
-        self.api_key = api_key
-        self.latency = latency  # seconds from create to completed
-        self.min_polls = min_polls  # retrieves that still show the job under way
-        self.faults = faults or Faults()
-        self.jobs: dict[str, _Job] = {}
+    def __init__(self, api_key: str = "sk-fake", **kwargs: Any) -> None:
+        super().__init__(api_key, **kwargs)
 
     @property
     def url(self) -> str:
@@ -112,11 +90,9 @@ class FakeVideoAPI(FakeServer):
 
     def create(self, fields: dict[str, str], files: dict[str, dict[str, Any]],
                remixed_from: str | None = None) -> Reply:
-        with self.lock:
-            if self.faults.rate_limit:
-                self.faults.rate_limit -= 1
-                return Reply(429, _error("Rate limit reached", "rate_limit_exceeded"),
-                             {"retry-after": f"{self.faults.retry_after:g}"})
+        if self.fire("rate_limit"):
+            return Reply(429, _error("Rate limit reached", "rate_limit_exceeded"),
+                         {"retry-after": f"{self.faults.retry_after:g}"})
         prompt = fields.get("prompt", "")
         if not prompt:
             return Reply(400, _error("Missing required parameter: 'prompt'.",
@@ -139,10 +115,9 @@ class FakeVideoAPI(FakeServer):
                        fields.get("model", "sora-2"), prompt, seconds, size, time.time(),
                        remixed_from)
             self.jobs[job.id] = job
-            if self.faults.error_on_create:
-                self.faults.error_on_create -= 1
-                return Reply(500, _error("The server had an error while processing your "
-                                         "request.", "server_error"))
+        if self.fire("error_on_create"):
+            return Reply(500, _error("The server had an error while processing your request.",
+                                     "server_error"))
         return Reply(200, self._video(job))
 
     def derived(self, source_id: str, fields: dict[str, str]) -> Reply:
@@ -173,20 +148,13 @@ class FakeVideoAPI(FakeServer):
             return Reply(404, _error(f"Video {job_id} not found", "not_found"))
         if self._status(job)[0] != "completed":
             return Reply(400, _error("Video is not ready yet", "video_not_ready"))
-        cut = False
-        with self.lock:
-            if self.faults.cut_downloads:
-                self.faults.cut_downloads -= 1
-                cut = True
-        return Reply(200, self.video(job.size, float(job.seconds), self.faults.foreign_video),
-                     cut=cut)
+        return self.download(job.size, float(job.seconds))
 
     def _status(self, job: _Job) -> tuple[str, dict[str, Any] | None]:
-        if any(w in job.prompt for w in self.faults.never_finish_words):
-            return "in_progress", None
-        if time.time() - job.created < self.latency or job.polls <= self.min_polls:
-            return ("queued" if job.polls == 0 else "in_progress"), None
-        if any(w in job.prompt for w in self.faults.moderation_words):
+        stage = self.progress(job.created, job.polls, job.prompt)
+        if stage != "done":
+            return ("queued" if stage == "queued" else "in_progress"), None
+        if self.refused(job.prompt):
             return "failed", {"code": "moderation_blocked",
                               "message": "Your request was blocked by our moderation system."}
         return "completed", None
@@ -239,13 +207,3 @@ def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str
             files[str(name)] = {"filename": filename, "content_type": part.get_content_type(),
                                 "bytes": len(data), "image_size": image_size(data)}
     return fields, files
-
-
-def image_size(data: bytes) -> str | None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return f"{image.width}x{image.height}"
-    except (UnidentifiedImageError, OSError):
-        return None

@@ -21,9 +21,6 @@ class PrevisBackend:
     name = "previs"
     version = "3"  # bump when frames or sound change, so earlier renders count as stale
 
-    def __init__(self, **settings: object) -> None:
-        self.settings = settings
-
     @classmethod
     def from_config(cls, config: object) -> PrevisBackend:
         return cls()
