@@ -45,7 +45,7 @@ from pathlib import Path
 from storyboard.compile import compile_storyboard
 from storyboard.render.base import RenderJob
 from storyboard.render.previs import PrevisBackend
-from storyboard.validate import load_storyboard
+from storyboard.format.validate import load_storyboard
 board, _ = load_storyboard(Path(sys.argv[1]))
 prompt = compile_storyboard(board)[0]
 job = RenderJob(board.shots[0], prompt, board.output, None, "bench", 1, True, board.title)

@@ -25,8 +25,8 @@ MOVES = ["dolly-in", "pan-left", "tilt-up", "truck-right", "zoom-out", "orbit-le
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from storyboard.stitch import stitch
-from storyboard.validate import load_storyboard
+from storyboard.edit.stitch import stitch
+from storyboard.format.validate import load_storyboard
 board, _ = load_storyboard(Path(sys.argv[1]))
 start = time.perf_counter()
 stitch(board, Path(sys.argv[2]))

@@ -14,9 +14,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import __version__
-from .errors import StoryboardError, ValidationFailed
-from .model import Problem
+from storyboard import __version__
+from storyboard.errors import StoryboardError, ValidationFailed
+from storyboard.format.model import Problem
 
 __all__ = ["main"]
 
@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _exit_code_for(exc: StoryboardError) -> int:
-    from .errors import MediaError, RenderError, StitchError
+    from storyboard.errors import MediaError, RenderError, StitchError
 
     return EXIT_FAILED if isinstance(exc, (RenderError, StitchError, MediaError)) else EXIT_INVALID
 
@@ -201,7 +201,7 @@ def _args_init(p: argparse.ArgumentParser) -> None:
 # ---- commands -------------------------------------------------------------------------------
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .validate import validate_file
+    from storyboard.format.validate import validate_file
 
     _check_backend_name(args.backend)
     reports = [validate_file(f, backend=args.backend, allow_outside_paths=args.allow_outside_paths)
@@ -218,7 +218,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from .compile import compile_storyboard, prompt_record
+    from storyboard.compile import compile_storyboard, prompt_record
 
     board = _load(args)
     prompts = compile_storyboard(board, args.templates)
@@ -240,8 +240,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .compile import compile_storyboard
-    from .render.stage import default_out_dir, render_storyboard
+    from storyboard.compile import compile_storyboard
+    from storyboard.render.stage import default_out_dir, render_storyboard
 
     board = _load(args)
     chosen = _select_shots(board, args.shot)
@@ -257,7 +257,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _jobs(args: argparse.Namespace, backend: str) -> int:
-    from .render.registry import load_backend
+    from storyboard.render.registry import load_backend
 
     if args.jobs:
         return int(args.jobs)
@@ -266,7 +266,7 @@ def _jobs(args: argparse.Namespace, backend: str) -> int:
 
 
 def _config(args: argparse.Namespace, board):  # noqa: ANN001, ANN202
-    from .render.base import BackendConfig
+    from storyboard.render.base import BackendConfig
 
     return BackendConfig(render=board.render, base_url=args.base_url,
                          allow_insecure_http=args.allow_insecure_http, env=dict(os.environ))
@@ -275,7 +275,7 @@ def _config(args: argparse.Namespace, board):  # noqa: ANN001, ANN202
 def _check_budget(args: argparse.Namespace, board, prompts, backend: str,  # noqa: ANN001
                   out_dir: Path) -> int:
     """The number of jobs; refuses (exit 1, nothing sent) when --budget is exceeded."""
-    from .estimate import estimate
+    from storyboard.render.estimate import estimate
 
     jobs = _jobs(args, backend)
     if args.budget is None:
@@ -293,9 +293,9 @@ def _check_budget(args: argparse.Namespace, board, prompts, backend: str,  # noq
 
 
 def cmd_stitch(args: argparse.Namespace) -> int:
-    from .compile import compile_storyboard
-    from .render.stage import default_out_dir, shot_states
-    from .stitch import stitch
+    from storyboard.compile import compile_storyboard
+    from storyboard.edit.stitch import stitch
+    from storyboard.render.stage import default_out_dir, shot_states
 
     board = _load(args)
     out_dir = args.out or default_out_dir(board)
@@ -311,9 +311,9 @@ def cmd_stitch(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .compile import compile_storyboard
-    from .render.stage import default_out_dir, render_storyboard
-    from .stitch import stitch
+    from storyboard.compile import compile_storyboard
+    from storyboard.edit.stitch import stitch
+    from storyboard.render.stage import default_out_dir, render_storyboard
 
     board = _load(args)
     prompts = compile_storyboard(board, args.templates)
@@ -344,8 +344,8 @@ def _report_edit(result, quiet: bool) -> None:  # noqa: ANN001
 
 
 def cmd_shotlist(args: argparse.Namespace) -> int:
-    from .render.stage import default_out_dir
-    from .shotlist import render_shotlist
+    from storyboard.render.stage import default_out_dir
+    from storyboard.review.shotlist import render_shotlist
 
     board = _load(args)
     sys.stdout.write(render_shotlist(board, args.format, args.out or default_out_dir(board)))
@@ -353,8 +353,8 @@ def cmd_shotlist(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .compile import compile_storyboard
-    from .render.stage import default_out_dir, shot_states
+    from storyboard.compile import compile_storyboard
+    from storyboard.render.stage import default_out_dir, shot_states
 
     board = _load(args)
     prompts = compile_storyboard(board, args.templates)
@@ -373,9 +373,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from .compile import compile_storyboard
-    from .estimate import estimate
-    from .render.stage import default_out_dir
+    from storyboard.compile import compile_storyboard
+    from storyboard.render.estimate import estimate
+    from storyboard.render.stage import default_out_dir
 
     board = _load(args)
     _select_shots(board, args.shot)
@@ -412,9 +412,9 @@ def _duration(seconds: float) -> str:
 
 
 def cmd_fake_api(args: argparse.Namespace) -> int:
-    from .testing.fake_fal import FakeFal
-    from .testing.fake_gemini import FakeGemini
-    from .testing.fake_video_api import FakeVideoAPI
+    from storyboard.testing.fake_fal import FakeFal
+    from storyboard.testing.fake_gemini import FakeGemini
+    from storyboard.testing.fake_video_api import FakeVideoAPI
 
     kind = {"openai": FakeVideoAPI, "fal": FakeFal, "gemini": FakeGemini}[args.protocol]
     api = kind(args.key, latency=args.latency, port=args.port)
@@ -425,14 +425,14 @@ def cmd_fake_api(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .schema import schema_text
+    from storyboard.format.schema import schema_text
 
     sys.stdout.write(schema_text())
     return EXIT_OK
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from .scaffold import init_project
+    from storyboard.scaffold import init_project
 
     try:
         written = init_project(args.dir)
@@ -450,7 +450,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace):  # noqa: ANN202
     """Validate the storyboard; warnings go to stderr, errors raise ValidationFailed."""
-    from .validate import load_storyboard
+    from storyboard.format.validate import load_storyboard
 
     _check_backend_name(args.backend)
     board, warnings = load_storyboard(args.file, backend=args.backend,
@@ -461,8 +461,8 @@ def _load(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _check_backend_name(name: str | None) -> None:
-    from .errors import BackendNotFound
-    from .render.registry import load_backend
+    from storyboard.errors import BackendNotFound
+    from storyboard.render.registry import load_backend
 
     if name is not None:
         try:
@@ -472,7 +472,7 @@ def _check_backend_name(name: str | None) -> None:
 
 
 def _select_shots(board, wanted: list[str] | None) -> set[str]:  # noqa: ANN001
-    from .schema import did_you_mean
+    from storyboard.format.schema import did_you_mean
 
     ids = [s.id for s in board.shots]
     for shot_id in wanted or ():

@@ -15,8 +15,8 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from .errors import CompileError, Location
-from .model import Beat, Shot, Storyboard
+from storyboard.errors import CompileError, Location
+from storyboard.format.model import Beat, Shot, Storyboard
 
 __all__ = ["PART_NAMES", "ShotPrompt", "compile_storyboard", "compile_shot", "make_environment"]
 

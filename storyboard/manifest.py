@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from storyboard import __version__
 
 __all__ = ["MANIFEST", "file_sha256", "load_manifest", "save_manifest"]
 

@@ -13,7 +13,7 @@ from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
-from .errors import MediaError
+from storyboard.errors import MediaError
 
 __all__ = ["AUDIO_ARGS", "AUDIO_RATE", "Probe", "X264_PARAMS", "ffmpeg_exe", "fps_fraction",
            "keyframe_interval", "probe", "read_audio", "video_args"]

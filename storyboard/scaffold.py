@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .samples import draw_scene
-from .schema import schema_text
+from storyboard.format.schema import schema_text
+from storyboard.samples import draw_scene
 
 __all__ = ["init_project", "STARTER"]
 

@@ -7,7 +7,7 @@ import pytest
 
 from storyboard.compile import PART_NAMES, compile_storyboard
 from storyboard.errors import CompileError
-from storyboard.validate import load_storyboard
+from storyboard.format.validate import load_storyboard
 
 from conftest import EXAMPLES, run_cli
 

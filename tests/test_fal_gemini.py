@@ -173,9 +173,9 @@ def test_gemini_completed_without_video_is_blocked(tmp_path: Path, gemini: FakeG
 
 def test_gemini_unknown_id_400_means_gone(tmp_path: Path, gemini: FakeGemini) -> None:
     from storyboard.compile import compile_storyboard
+    from storyboard.format.validate import load_storyboard
     from storyboard.render.registry import load_backend
     from storyboard.render.stage import shot_keys
-    from storyboard.validate import load_storyboard
 
     path = board(tmp_path, "gemini", "gemini-omni-1.1-flash", GEMINI_SHOTS)
     story, _ = load_storyboard(path)

@@ -297,9 +297,9 @@ def test_a_create_whose_answer_was_lost_is_found_not_repeated(tmp_path: Path,
     jobs = tmp_path / "renders" / "hosted" / "jobs"
     jobs.mkdir(parents=True)
     from storyboard.compile import compile_storyboard
+    from storyboard.format.validate import load_storyboard
     from storyboard.render.registry import load_backend
     from storyboard.render.stage import shot_keys
-    from storyboard.validate import load_storyboard
 
     story, _ = load_storyboard(path)
     render_key = shot_keys(story, compile_storyboard(story), load_backend("openai"))["two"]
@@ -332,7 +332,7 @@ def test_a_429_holds_back_every_job_of_the_run(api: FakeVideoAPI) -> None:
 
     import httpx
 
-    from storyboard.render.http import Caller
+    from storyboard.render.hosted.http import Caller
 
     api.faults = Faults(rate_limit=1, retry_after=1)
     with httpx.Client(headers={"Authorization": f"Bearer {KEY}"}) as client:

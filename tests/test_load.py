@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from storyboard.errors import LoadError
-from storyboard.load import load_text
+from storyboard.format.load import load_text
 
 
 def test_positions_of_keys_and_values() -> None:

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from storyboard.compile import compile_storyboard
+from storyboard.format.validate import load_storyboard
 from storyboard.render.base import RenderJob
 from storyboard.render.previs.frames import frame_at, prepare_scene
 from storyboard.render.previs.grade import apply_grade, grade_for
-from storyboard.validate import load_storyboard
 
 W, H = 160, 90
 

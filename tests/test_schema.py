@@ -4,7 +4,7 @@ import json
 
 from jsonschema import Draft202012Validator
 
-from storyboard.schema import schema_text
+from storyboard.format.schema import schema_text
 
 from conftest import ROOT, run_cli
 

@@ -171,9 +171,9 @@ def children() -> list[str]:
 
 def test_thirty_shots_leave_no_ffmpeg_running(tmp_path: Path) -> None:
     from storyboard.compile import compile_storyboard
+    from storyboard.edit.stitch import stitch
+    from storyboard.format.validate import load_storyboard
     from storyboard.render.stage import render_storyboard
-    from storyboard.stitch import stitch
-    from storyboard.validate import load_storyboard
 
     board_path = make_board(tmp_path, [(0.5, "{type: dissolve, seconds: 0.25}")] * 31 +
                             [(0.5, "cut")])

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from ..compile import ShotPrompt
-from ..model import Output, RenderSettings, Shot
-from .capabilities import Capabilities
+from storyboard.compile import ShotPrompt
+from storyboard.format.model import Output, RenderSettings, Shot
+from storyboard.render.capabilities import Capabilities
 
 __all__ = ["BackendConfig", "Handle", "HostedBackend", "JobState", "LocalBackend", "Progress",
            "RenderJob"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..model import RenderSettings
+from storyboard.format.model import RenderSettings
 
 __all__ = ["Capabilities"]
 

@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import MediaError, RenderError
-from ..media import probe
-from .base import RenderJob
+from storyboard.errors import MediaError, RenderError
+from storyboard.media import probe
+from storyboard.render.base import RenderJob
 
 __all__ = ["check_probe", "partial_path", "verify_render"]
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Any
 
-from ..errors import BackendNotFound
+from storyboard.errors import BackendNotFound
 
 __all__ = ["GROUP", "available", "load_backend"]
 
 GROUP = "storyboard.backends"
 _BUILTIN = {"previs": "storyboard.render.previs:PrevisBackend",
-            "openai": "storyboard.render.openai:OpenAIBackend",
-            "fal": "storyboard.render.fal:FalBackend",
-            "gemini": "storyboard.render.gemini:GeminiBackend"}
+            "openai": "storyboard.render.hosted.openai:OpenAIBackend",
+            "fal": "storyboard.render.hosted.fal:FalBackend",
+            "gemini": "storyboard.render.hosted.gemini:GeminiBackend"}
 
 
 def available() -> list[str]:

@@ -22,13 +22,13 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-from ..compile import ShotPrompt
-from ..errors import JobFailed, StoryboardError
-from ..manifest import file_sha256, load_manifest, save_manifest
-from ..model import Shot, Storyboard
-from .base import BackendConfig, RenderJob
-from .output import partial_path, verify_render
-from .registry import load_backend
+from storyboard.compile import ShotPrompt
+from storyboard.errors import JobFailed, StoryboardError
+from storyboard.format.model import Shot, Storyboard
+from storyboard.manifest import file_sha256, load_manifest, save_manifest
+from storyboard.render.base import BackendConfig, RenderJob
+from storyboard.render.output import partial_path, verify_render
+from storyboard.render.registry import load_backend
 
 __all__ = ["Event", "ShotResult", "ShotState", "default_out_dir", "render_key",
            "render_storyboard", "shot_keys", "shot_states"]
@@ -200,7 +200,7 @@ class _Run:
             return [self._one(job, path) for job, path in todo]
         pool: Executor
         if self.backend is not None:  # hosted: threads waiting on the network
-            from .hosted import render_hosted
+            from storyboard.render.hosted.jobs import render_hosted
 
             # --jobs bounds the remote jobs under way; downloads run outside that bound, so
             # the next job starts the moment one finishes on the server

@@ -166,10 +166,10 @@ def image_size(data: bytes) -> str | None:
 
 def previs_video(size: str, seconds: float) -> bytes:
     """A real MP4 of that size and length, made by the previs renderer."""
-    from ..compile import ShotPrompt
-    from ..model import Output, Shot
-    from ..render.base import RenderJob
-    from ..render.previs import PrevisBackend
+    from storyboard.compile import ShotPrompt
+    from storyboard.format.model import Output, Shot
+    from storyboard.render.base import RenderJob
+    from storyboard.render.previs import PrevisBackend
 
     width, height = (int(n) for n in size.split("x"))
     shot = Shot(id="fake", index=0, seconds=seconds, action="fake video API")
@@ -183,7 +183,7 @@ def previs_video(size: str, seconds: float) -> bytes:
 
 def foreign_video(video: bytes) -> bytes:
     """The same picture encoded the way other renderers do: 25 fps, B-frames, no sound."""
-    from ..media import ffmpeg_exe
+    from storyboard.media import ffmpeg_exe
 
     with tempfile.TemporaryDirectory() as tmp:
         source, dest = Path(tmp) / "in.mp4", Path(tmp) / "out.mp4"

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ._server import FakeServer, Faults, Recorded, Reply, image_size
+from storyboard.testing._server import FakeServer, Faults, Recorded, Reply, image_size
 
 __all__ = ["FakeFal", "Faults"]
 

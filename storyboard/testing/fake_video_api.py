@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ._server import FakeServer, Faults, Recorded, Reply, image_size
+from storyboard.testing._server import FakeServer, Faults, Recorded, Reply, image_size
 
 __all__ = ["Faults", "FakeVideoAPI", "Recorded"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ..base import Progress, RenderJob
-from ..capabilities import Capabilities
+from storyboard.render.base import Progress, RenderJob
+from storyboard.render.capabilities import Capabilities
 
 __all__ = ["PrevisBackend"]
 
@@ -34,9 +34,9 @@ class PrevisBackend:
                             audio=True, price_per_second=0.0)
 
     def render(self, job: RenderJob, dest: Path, progress: Progress | None = None) -> None:
-        from .frames import frame_count, frame_rgba, prepare_scene
-        from .sound import write_shot_audio
-        from .writer import VideoWriter
+        from storyboard.render.previs.frames import frame_count, frame_rgba, prepare_scene
+        from storyboard.render.previs.sound import write_shot_audio
+        from storyboard.render.previs.writer import VideoWriter
 
         scene = prepare_scene(job)
         fps = job.output.fps

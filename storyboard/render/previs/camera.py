@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...model import Beat
+from storyboard.format.model import Beat
 
 __all__ = ["CameraState", "camera_at", "ease", "homography", "overscan", "MOVE_DELTAS"]
 

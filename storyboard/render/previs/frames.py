@@ -16,11 +16,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from ...model import Shot
-from ..base import RenderJob
-from .camera import CameraState, camera_at, homography, overscan
-from .grade import Grade, apply_grade, grade_for
-from .overlay import OverlayPainter
+from storyboard.format.model import Shot
+from storyboard.render.base import RenderJob
+from storyboard.render.previs.camera import CameraState, camera_at, homography, overscan
+from storyboard.render.previs.grade import Grade, apply_grade, grade_for
+from storyboard.render.previs.overlay import OverlayPainter
 
 __all__ = ["Scene", "prepare_scene", "frame_at", "frame_rgba", "frame_count"]
 

@@ -11,7 +11,7 @@ from functools import cache, lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ...model import Shot
+from storyboard.format.model import Shot
 
 __all__ = ["OverlayPainter"]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import MediaError
-from ...media import AUDIO_RATE as RATE
-from ...media import ffmpeg_exe
-from ...model import Shot
+from storyboard.errors import MediaError
+from storyboard.format.model import Shot
+from storyboard.media import AUDIO_RATE as RATE
+from storyboard.media import ffmpeg_exe
 
 __all__ = ["RATE", "shot_audio", "write_shot_audio"]
 

@@ -15,8 +15,8 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from ...errors import MediaError
-from ...media import AUDIO_ARGS, ffmpeg_exe, fps_fraction, video_args
+from storyboard.errors import MediaError
+from storyboard.media import AUDIO_ARGS, ffmpeg_exe, fps_fraction, video_args
 
 __all__ = ["VideoWriter", "to_yuv420p"]
 

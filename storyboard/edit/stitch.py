@@ -18,11 +18,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .errors import MediaError, StitchError
-from .manifest import file_sha256, load_manifest, save_manifest
-from .media import AUDIO_ARGS, AUDIO_RATE, ffmpeg_exe, keyframe_interval, probe
-from .model import Audio, Shot, Storyboard
-from .timeline import Copy, EditPlan, Gap, plan_edit
+from storyboard.edit.plan import Copy, EditPlan, Gap, plan_edit
+from storyboard.errors import MediaError, StitchError
+from storyboard.format.model import Audio, Shot, Storyboard
+from storyboard.manifest import file_sha256, load_manifest, save_manifest
+from storyboard.media import AUDIO_ARGS, AUDIO_RATE, ffmpeg_exe, keyframe_interval, probe
 
 __all__ = ["StitchResult", "stitch", "edit_path"]
 
@@ -93,9 +93,9 @@ def _shot_files(board: Storyboard, out_dir: Path, manifest: dict[str, Any],
 
 def _slate(board: Storyboard, shot: Shot, out_dir: Path) -> Path:
     """A titled card of the shot's length standing in for a missing render (cached)."""
-    from .compile import ShotPrompt
-    from .render.base import RenderJob
-    from .render.previs import PrevisBackend
+    from storyboard.compile import ShotPrompt
+    from storyboard.render.base import RenderJob
+    from storyboard.render.previs import PrevisBackend
 
     card = replace(shot, reference=None, beats=(), audio=Audio(), remix_of=None, edit="",
                    action=f"MISSING SHOT: {shot.id}", framing=replace(shot.framing, type=""))
@@ -129,7 +129,7 @@ def _assemble(board: Storyboard, plan: EditPlan, files: list[Path], tmp: Path,
     gaps = [s for s in plan.segments if isinstance(s, Gap)]
     gap_file = tmp / "gaps.mp4"
     if gaps:
-        from .transitions import render_gaps  # moviepy: imported only when needed
+        from storyboard.edit.transitions import render_gaps  # moviepy: imported only when needed
 
         render_gaps(gaps, plan, files, gap_file, board.output.width, board.output.height)
     listing = tmp / "concat.txt"
@@ -162,7 +162,7 @@ def _quote(path: Path) -> str:
 
 def _mux(board: Storyboard, plan: EditPlan, files: list[Path], listing: Path,
          dest: Path) -> None:
-    from .audiomix import mixed_audio
+    from storyboard.edit.audiomix import mixed_audio
 
     args = [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
             "-f", "concat", "-safe", "0", "-i", str(listing),

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import Problem, Shot, Storyboard
-from .render.capabilities import Capabilities
-from .schema import did_you_mean
+from storyboard.format.model import Problem, Shot, Storyboard
+from storyboard.format.schema import did_you_mean
+from storyboard.render.capabilities import Capabilities
 
 __all__ = ["RULES", "RuleContext", "check_rules"]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import Location
-from .load import JsonPath
+from storyboard.errors import Location
+from storyboard.format.load import JsonPath
 
 __all__ = [
     "Audio",

@@ -21,10 +21,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError, JobFailed, JobTimeout, MediaError, RenderError
-from ..media import AUDIO_ARGS, ffmpeg_exe, keyframe_interval, probe, video_args
-from .base import Handle, JobState, RenderJob
-from .output import check_probe, partial_path, verify_render
+from storyboard.errors import BackendError, JobFailed, JobTimeout, MediaError, RenderError
+from storyboard.media import AUDIO_ARGS, ffmpeg_exe, keyframe_interval, probe, video_args
+from storyboard.render.base import Handle, JobState, RenderJob
+from storyboard.render.output import check_probe, partial_path, verify_render
 
 __all__ = ["render_hosted", "load_handle", "DOWNLOAD_ATTEMPTS"]
 

@@ -17,10 +17,10 @@ from typing import IO
 
 import numpy as np
 
-from .errors import StitchError
-from .media import AUDIO_RATE, ffmpeg_exe
-from .model import Music
-from .timeline import EditPlan, Span
+from storyboard.edit.plan import EditPlan, Span
+from storyboard.errors import StitchError
+from storyboard.format.model import Music
+from storyboard.media import AUDIO_RATE, ffmpeg_exe
 
 __all__ = ["mixed_audio"]
 

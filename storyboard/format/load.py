@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .errors import LoadError, Location
+from storyboard.errors import LoadError, Location
 
 __all__ = ["Document", "JsonPath", "load", "load_text"]
 

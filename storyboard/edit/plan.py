@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Shot, Transition
+from storyboard.format.model import Shot, Transition
 
 __all__ = ["Copy", "EditPlan", "Gap", "Piece", "Span", "plan_edit", "timecode"]
 

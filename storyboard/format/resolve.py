@@ -6,8 +6,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from .load import Document, JsonPath
-from .model import (
+from storyboard.format.load import Document, JsonPath
+from storyboard.format.model import (
     CAMERA_ALIASES,
     Audio,
     Beat,

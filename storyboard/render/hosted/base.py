@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..errors import BackendError, ConfigError
-from .base import BackendConfig, Handle, RenderJob
-from .http import Caller, Pace, redact
+from storyboard.errors import BackendError, ConfigError
+from storyboard.render.base import BackendConfig, Handle, RenderJob
+from storyboard.render.hosted.http import Caller, Pace, redact
 
 __all__ = ["RemoteBackend", "aspect_ratio", "check_url", "fitted_image"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import BackendError
+from storyboard.errors import BackendError
 
 __all__ = ["Caller", "Pace", "redact", "retry_delay"]
 

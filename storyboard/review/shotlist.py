@@ -14,9 +14,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .media import ffmpeg_exe, keyframe_interval
-from .model import Shot, Storyboard
-from .timeline import plan_edit, timecode
+from storyboard.edit.plan import plan_edit, timecode
+from storyboard.format.model import Shot, Storyboard
+from storyboard.media import ffmpeg_exe, keyframe_interval
 
 __all__ = ["Row", "shot_rows", "render_shotlist"]
 

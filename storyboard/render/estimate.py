@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compile import ShotPrompt
-from .model import Storyboard
-from .render.registry import load_backend
-from .render.stage import shot_states
+from storyboard.compile import ShotPrompt
+from storyboard.format.model import Storyboard
+from storyboard.render.registry import load_backend
+from storyboard.render.stage import shot_states
 
 __all__ = ["Estimate", "ShotEstimate", "estimate"]
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 
-from ..errors import BackendError, ConfigError, JobFailed
-from .base import BackendConfig, Handle, JobState, RenderJob
-from .capabilities import Capabilities
-from .remote import RemoteBackend, aspect_ratio, fitted_image
+from storyboard.errors import BackendError, ConfigError, JobFailed
+from storyboard.render.base import BackendConfig, Handle, JobState, RenderJob
+from storyboard.render.capabilities import Capabilities
+from storyboard.render.hosted.base import RemoteBackend, aspect_ratio, fitted_image
 
 __all__ = ["FalBackend"]
 

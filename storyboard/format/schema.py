@@ -13,8 +13,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from .load import JsonPath
-from .model import Problem
+from storyboard.format.load import JsonPath
+from storyboard.format.model import Problem
 
 __all__ = ["schema_text", "schema_problems", "format_path", "did_you_mean"]
 

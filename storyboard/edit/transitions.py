@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .media import X264_PARAMS, X264_PRESET, keyframe_interval
-from .timeline import EditPlan, Gap, Piece
+from storyboard.edit.plan import EditPlan, Gap, Piece
+from storyboard.media import X264_PARAMS, X264_PRESET, keyframe_interval
 
 __all__ = ["render_gaps"]
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import BackendNotFound, LoadError, ValidationFailed
-from .load import Document, load
-from .model import Problem, Storyboard
-from .render.registry import load_backend
-from .resolve import resolve
-from .rules import RuleContext, check_rules
-from .schema import schema_problems
+from storyboard.errors import BackendNotFound, LoadError, ValidationFailed
+from storyboard.format.load import Document, load
+from storyboard.format.model import Problem, Storyboard
+from storyboard.format.resolve import resolve
+from storyboard.format.rules import RuleContext, check_rules
+from storyboard.format.schema import schema_problems
+from storyboard.render.registry import load_backend
 
 __all__ = ["Report", "validate_file", "validate_document", "load_storyboard"]
 

@@ -1,0 +1,1 @@
+"""What the director and the client look at: the shot list."""
