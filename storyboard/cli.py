@@ -265,14 +265,14 @@ def _jobs(args: argparse.Namespace, backend: str) -> int:
     return 4 if hosted else (os.cpu_count() or 1)
 
 
-def _config(args: argparse.Namespace, board):  # noqa: ANN001, ANN202
+def _config(args: argparse.Namespace, board):
     from storyboard.render.base import BackendConfig
 
     return BackendConfig(render=board.render, base_url=args.base_url,
                          allow_insecure_http=args.allow_insecure_http, env=dict(os.environ))
 
 
-def _check_budget(args: argparse.Namespace, board, prompts, backend: str,  # noqa: ANN001
+def _check_budget(args: argparse.Namespace, board, prompts, backend: str,
                   out_dir: Path) -> int:
     """The number of jobs; refuses (exit 1, nothing sent) when --budget is exceeded."""
     from storyboard.render.estimate import estimate
@@ -335,7 +335,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _report_edit(result, quiet: bool) -> None:  # noqa: ANN001
+def _report_edit(result, quiet: bool) -> None:
     if not quiet:
         state = "up to date" if result.status == "up-to-date" else "stitched"
         slates = f" ({len(result.slates)} slate(s) for missing shots)" if result.slates else ""
@@ -448,7 +448,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 # ---- helpers --------------------------------------------------------------------------------
 
-def _load(args: argparse.Namespace):  # noqa: ANN202
+def _load(args: argparse.Namespace):
     """Validate the storyboard; warnings go to stderr, errors raise ValidationFailed."""
     from storyboard.format.validate import load_storyboard
 
@@ -471,7 +471,7 @@ def _check_backend_name(name: str | None) -> None:
             raise UsageError(exc.message) from None
 
 
-def _select_shots(board, wanted: list[str] | None) -> set[str]:  # noqa: ANN001
+def _select_shots(board, wanted: list[str] | None) -> set[str]:
     from storyboard.format.schema import did_you_mean
 
     ids = [s.id for s in board.shots]
@@ -481,7 +481,7 @@ def _select_shots(board, wanted: list[str] | None) -> set[str]:  # noqa: ANN001
     return set(wanted or ids)
 
 
-def _print_problems(problems: Sequence[Problem], stream, github: bool = False) -> None:  # noqa: ANN001
+def _print_problems(problems: Sequence[Problem], stream, github: bool = False) -> None:
     for p in problems:
         if github and p.location:
             loc = p.location
@@ -491,7 +491,7 @@ def _print_problems(problems: Sequence[Problem], stream, github: bool = False) -
             print(str(p), file=stream)
 
 
-def _summary(report) -> str:  # noqa: ANN001
+def _summary(report) -> str:
     errors, warnings = len(report.errors), len(report.warnings)
     if not errors and not warnings:
         shots = len(report.storyboard.shots) if report.storyboard else 0
@@ -499,7 +499,7 @@ def _summary(report) -> str:  # noqa: ANN001
     return f"{report.path}: {errors} error(s), {warnings} warning(s)"
 
 
-def _report_json(report, strict: bool) -> dict:  # noqa: ANN001
+def _report_json(report, strict: bool) -> dict:
     return {
         "file": str(report.path),
         "ok": not report.failed(strict),

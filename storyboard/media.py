@@ -108,7 +108,7 @@ def probe(path: Path) -> Probe:
     )
 
 
-def read_audio(path: Path, rate: int = 48_000):  # noqa: ANN201 - numpy is imported lazily
+def read_audio(path: Path, rate: int = 48_000):  # -> ndarray; numpy is imported lazily
     """The audio of ``path`` as mono float32 samples in [-1, 1] (empty when it has none)."""
     import numpy as np
 

@@ -42,7 +42,7 @@ def draw_scene(name: str, width: int = 640, height: int = 360) -> Image:
     return image
 
 
-def _lighthouse(draw, x: int, horizon: int, height: int) -> None:  # noqa: ANN001
+def _lighthouse(draw, x: int, horizon: int, height: int) -> None:
     w, h = max(height // 24, 4), int(height * 0.3)
     draw.polygon([(x - w, horizon), (x + w, horizon), (x + w * 0.6, horizon - h),
                   (x - w * 0.6, horizon - h)], fill=(235, 235, 228))
@@ -53,7 +53,7 @@ def _lighthouse(draw, x: int, horizon: int, height: int) -> None:  # noqa: ANN00
     draw.rectangle(lamp, fill=(255, 240, 150))
 
 
-def _figure(draw, x: int, height: int, accent: tuple[int, int, int]) -> None:  # noqa: ANN001
+def _figure(draw, x: int, height: int, accent: tuple[int, int, int]) -> None:
     head = height // 14
     top = int(height * 0.38)
     draw.ellipse([x - head, top, x + head, top + 2 * head], fill=(225, 190, 160))

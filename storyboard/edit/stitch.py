@@ -70,7 +70,8 @@ def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
 
 def _shot_files(board: Storyboard, out_dir: Path, manifest: dict[str, Any],
                 allow_missing: bool, sha: Callable[[Path], str]) -> tuple[list[Path], list[str]]:
-    files, missing = [], []
+    files: list[Path] = []
+    missing: list[Shot] = []
     for shot in board.shots:
         entry = manifest["shots"].get(shot.id, {})
         path = out_dir / "shots" / f"{shot.id}.mp4"
@@ -78,17 +79,15 @@ def _shot_files(board: Storyboard, out_dir: Path, manifest: dict[str, Any],
             entry.get("output_sha256") == sha(path) and \
             abs(entry.get("seconds", -1) - shot.seconds) < 1e-9
         if not ok:
-            missing.append(shot.id)
+            missing.append(shot)
         files.append(path)
     if missing and not allow_missing:
-        raise StitchError(f"cannot stitch: shot(s) not rendered: {', '.join(missing)}; run "
-                          "storyboard render first, or pass --allow-missing to put a slate in "
-                          "their place")
-    for shot_id in missing:
-        shot = board.shot(shot_id)
-        assert shot is not None
+        raise StitchError(f"cannot stitch: shot(s) not rendered: "
+                          f"{', '.join(s.id for s in missing)}; run storyboard render first, or "
+                          "pass --allow-missing to put a slate in their place")
+    for shot in missing:
         files[shot.index] = _slate(board, shot, out_dir)
-    return files, missing
+    return files, [s.id for s in missing]
 
 
 def _slate(board: Storyboard, shot: Shot, out_dir: Path) -> Path:

@@ -56,14 +56,14 @@ def render_gaps(gaps: list[Gap], plan: EditPlan, files: list[Path], dest: Path,
             reader.close()
 
 
-def _close_others(readers: dict, keep: set[int]) -> None:  # noqa: ANN001
+def _close_others(readers: dict, keep: set[int]) -> None:
     """Gaps are written in order: a reader no gap needs any more is closed at once, so memory
     and open ffmpeg processes stay flat however many shots the edit has."""
     for index in [i for i in readers if i not in keep]:
         readers.pop(index).close()
 
 
-def _gap_frame(gap: Gap, frame: int, plan: EditPlan, shot_frame) -> np.ndarray:  # noqa: ANN001
+def _gap_frame(gap: Gap, frame: int, plan: EditPlan, shot_frame) -> np.ndarray:
     """Output frame ``frame`` of the gap: one piece, or two blended in a dissolve."""
     offset = 0
     layers: list[tuple[Piece, int]] = []

@@ -90,7 +90,7 @@ def cast_known(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
 
 
 def derived_sources(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
-    index = {}
+    index: dict[str, int] = {}
     for shot in board.shots:
         index.setdefault(shot.id, shot.index)
     for shot in board.shots:

@@ -77,7 +77,12 @@ class FakeServer:
     @property
     def origin(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
+
+    @property
+    def url(self) -> str:
+        """The base URL a backend is pointed at (the origin, or a versioned path under it)."""
+        return self.origin
 
     def start(self) -> FakeServer:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

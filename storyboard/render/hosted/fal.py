@@ -43,6 +43,9 @@ def _preset(model: str | None, override: Any = None) -> dict[str, Any]:
     return {**base, **dict(override or {})}
 
 
+_QUEUE_URLS = ("status_url", "response_url", "cancel_url")
+
+
 class FalBackend(RemoteBackend):
     name = "fal"
     version = "1"
@@ -92,7 +95,7 @@ class FalBackend(RemoteBackend):
         if response.status_code >= 300:
             raise self._refusal(response)
         data = self.json(response)
-        urls = {k: str(data[k]) for k in ("status_url", "response_url", "cancel_url") if k in data}
+        urls: dict[str, Any] = {k: str(data[k]) for k in _QUEUE_URLS if k in data}
         if "request_id" not in data or "status_url" not in urls or "response_url" not in urls:
             raise BackendError("fal's answer to submit lacks request_id, status_url or "
                                "response_url")

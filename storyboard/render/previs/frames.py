@@ -55,8 +55,9 @@ def prepare_scene(job: RenderJob) -> Scene:
     if shot.extend_of and job.source_shot is not None:
         # An extension starts where its source ends: the source's last frame, without
         # overlays, made here rather than read back from a file. It is already graded.
-        source = prepare_scene(replace(job, shot=job.source_shot, overlays=False))
-        last = Image.fromarray(np.ascontiguousarray(frame_at(source, job.source_shot.seconds)))
+        source_scene = prepare_scene(replace(job, shot=job.source_shot, overlays=False))
+        last = Image.fromarray(
+            np.ascontiguousarray(frame_at(source_scene, job.source_shot.seconds)))
         grade = Grade()
         canvas_w, canvas_h, picture = width, height, lambda s: last.resize(
             (round(width * s), round(height * s)), Image.Resampling.BICUBIC)
@@ -122,7 +123,7 @@ def _focus_mask(height: int, focus: float) -> np.ndarray:
     return np.clip((blur - 0.35) / 0.5, 0, 1)[:, None, None]
 
 
-def _canvas_extent(shot: Shot, width: int, height: int, grade: Grade):  # noqa: ANN202
+def _canvas_extent(shot: Shot, width: int, height: int, grade: Grade):
     """(canvas width, canvas height, make(src_scale) → graded source) for the shot's picture.
 
     A reference is graded at its own size, before it is scaled up: fewer pixels to grade.

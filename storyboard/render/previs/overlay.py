@@ -11,6 +11,7 @@ from functools import cache, lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from storyboard.errors import MediaError
 from storyboard.format.model import Shot
 
 __all__ = ["OverlayPainter"]
@@ -111,7 +112,10 @@ def _blend_parts(patch: Image.Image) -> tuple[np.ndarray, np.ndarray]:
 
 @cache
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
+    font = ImageFont.load_default(size=size)
+    if not isinstance(font, ImageFont.FreeTypeFont):  # Pillow built without FreeType
+        raise MediaError("previs needs Pillow with FreeType support to draw its overlays")
+    return font
 
 
 @lru_cache(maxsize=512)  # bounded: timecodes add one entry a second
@@ -125,7 +129,7 @@ def _label(text: str, size: int, fg: tuple[int, int, int] = (255, 255, 255),
     width = round(font.getlength(text))
     pad = max(1, size // 4)
     before, after = pad if pad_left else 0, pad if pad_right else 0
-    patch = Image.new("RGBA", (width + before + after, bottom - top + 2 * pad), bg)
+    patch = Image.new("RGBA", (width + before + after, round(bottom - top) + 2 * pad), bg)
     ImageDraw.Draw(patch).text((before, pad - top), text, font=font, fill=(*fg, 255))
     return patch
 
