@@ -91,15 +91,17 @@ def _explain(error: ValidationError) -> Iterator[Problem]:
             yield Problem((*path, key), f"{where}: unknown key '{key}'{hint}", at_key=True)
     elif kind == "required":
         yield Problem(path, f"{where}: {_required_message(error)}")
-    elif kind == "enum":
+    elif kind == "enum" or _consts(schema):
         title = schema.get("title", "value")
-        choices = [str(c) for c in error.validator_value]
+        choices = [str(c) for c in (_consts(schema) or error.validator_value)]
         hint = did_you_mean(str(error.instance), choices)
         yield Problem(path, f"{where}: {error.instance!r} is not a known {title}{hint}; "
                       f"use one of: {', '.join(choices)}")
+    elif kind == "anyOf":
+        yield from _explain_branch(error, path, where)
     elif kind == "pattern":
         title = schema.get("title", "value")
-        hint = schema.get("errorMessage", f"it must match {error.validator_value}")
+        hint = _PATTERN_HINTS.get(title, f"it must match {error.validator_value}")
         yield Problem(path, f"{where}: {error.instance!r} is not a valid {title}: {hint}")
     elif kind == "type":
         yield Problem(path, f"{where}: expected {_types(error.validator_value)}, "
@@ -113,6 +115,61 @@ def _explain(error: ValidationError) -> Iterator[Problem]:
         yield Problem(path, f"{where}: must be {error.validator_value!r}, not {error.instance!r}")
     else:
         yield Problem(path, f"{where}: {error.message}")
+
+
+def _consts(schema: dict[str, Any]) -> list[Any]:
+    """The values of a closed vocabulary written as oneOf [{const, description}, ...]."""
+    branches = schema.get("oneOf") or []
+    if branches and all(isinstance(b, dict) and "const" in b for b in branches):
+        return [b["const"] for b in branches]
+    return []
+
+
+def _explain_branch(error: ValidationError, path: JsonPath, where: str) -> Iterator[Problem]:
+    """A value that may take several forms (a string or a mapping...): explain it against the
+    form its type matches, as if that form were the only one."""
+    branches = error.validator_value
+    matching = [i for i, b in enumerate(branches) if _branch_accepts(b, error.instance)]
+    if len(matching) != 1:
+        names = [_TYPE_WORDS.get(n, n) for b in branches for n in _branch_types(b)]
+        yield Problem(path, f"{where}: expected {' or '.join(dict.fromkeys(names))}, "
+                      f"got {_type_of(error.instance)}")
+        return
+    for sub_error in error.context or ():
+        if sub_error.relative_schema_path and sub_error.relative_schema_path[0] == matching[0]:
+            yield from _explain(sub_error)
+
+
+def _branch_types(branch: dict[str, Any]) -> list[str]:
+    if "type" in branch:
+        return [branch["type"]]
+    return sorted({_json_type(c) for c in _consts(branch)})
+
+
+def _branch_accepts(branch: dict[str, Any], instance: Any) -> bool:
+    return _json_type(instance) in _branch_types(branch) or (
+        isinstance(instance, int) and not isinstance(instance, bool)
+        and "number" in _branch_types(branch))
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return {str: "string", float: "number", dict: "object", list: "array"}.get(type(value), "?")
+
+
+# Hints for values that must match a pattern, by the schema's title for them. They live here,
+# not in the schema, so the schema stays plain JSON Schema that strict validators accept.
+_PATTERN_HINTS = {
+    "name": "use lowercase letters, digits, '-' and '_', starting with a letter or digit",
+    "frame size": "write it as WIDTHxHEIGHT, e.g. 1280x720",
+    "base URL": "start it with http:// or https://",
+    "environment variable name": "use letters, digits and '_'",
+}
 
 
 def _required_message(error: ValidationError) -> str:
