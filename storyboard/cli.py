@@ -282,7 +282,7 @@ def _check_budget(args: argparse.Namespace, board, prompts, backend: str,
         return jobs
     plan = estimate(board, prompts, backend, out_dir, jobs, getattr(args, "shot", None))
     cost = plan.cost if not args.force else sum(
-        (s.seconds * s.price_per_second) if s.price_per_second is not None else math.inf
+        (s.rendered_seconds * s.price_per_second) if s.price_per_second is not None else math.inf
         for s in plan.shots)
     if cost is None or cost > args.budget:
         shown = "an unknown amount (no price for this model: set render.capabilities."\
@@ -385,7 +385,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     if args.json:
         json.dump({"backend": plan.backend, "model": plan.model, "cost": plan.cost,
                    "wait_seconds": round(plan.wait, 1), "shots": [
-                       {"id": s.shot_id, "seconds": s.seconds, "rendered": s.rendered,
+                       {"id": s.shot_id, "seconds": s.seconds,
+                        "render_seconds": s.rendered_seconds, "rendered": s.rendered,
                         "price_per_second": s.price_per_second, "cost": s.cost}
                        for s in plan.shots]}, sys.stdout, indent=2)
         print()
@@ -393,8 +394,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     width = max([len(s.shot_id) for s in plan.shots] + [4])
     print(f"{'shot':<{width}}  {'seconds':>7}  {'cost':>8}  state")
     for s in plan.shots:
+        fitted = f" (renders {s.rendered_seconds:g} s, uses {s.seconds:g} s)" if s.handles else ""
         print(f"{s.shot_id:<{width}}  {s.seconds:>7g}  {_money(s.cost):>8}  "
-              f"{'rendered, free' if s.rendered else 'to render'}")
+              f"{'rendered, free' if s.rendered else 'to render'}{fitted}")
     seconds = sum(s.seconds for s in plan.to_render)
     print(f"{'all':<{width}}  {seconds:>7g}  {_money(plan.cost):>8}  "
           f"{len(plan.to_render)} to render, {len(plan.shots) - len(plan.to_render)} rendered; "

@@ -56,11 +56,11 @@ def test_audio_part_left_out_when_silent(tmp_path: Path) -> None:
 def test_remix_states_its_edit_and_inherits() -> None:
     board, _ = load_storyboard(EXAMPLES / "remix.yaml")
     source, remix, extension = compile_storyboard(board)
-    assert remix.text.startswith("Edit of shot street: Keep everything identical but make the "
+    assert remix.text.startswith("Edit of the source video: Keep everything identical but make the "
                                  "raincoat bright orange.\n")
     assert remix.framing == source.framing and remix.timing == source.timing
     assert "May change: the raincoat's colour." in remix.text
-    assert extension.text.startswith("Continuation of shot street, from its last frame.\n")
+    assert extension.text.startswith("Continuation of the source video, from its last frame.\n")
     assert extension.lighting == source.lighting
 
 

@@ -98,19 +98,20 @@ def test_fal_custom_preset_for_another_model(tmp_path: Path, fal: FakeFal) -> No
     assert run(fal, "fal", "render", path).returncode == 0
     [submit] = fal.calls("POST", "/someone/new-model/i2v")
     assert submit.fields["num_seconds"] == 3 and submit.fields["start_image_url"] == "data:..."
-    path.write_text(path.read_text().replace("seconds: 3,", "seconds: 4,"))
-    assert "allowed durations: 3, 6 s" in run_cli("validate", path).stdout
+    path.write_text(path.read_text().replace("seconds: 3,", "seconds: 7,"))
+    assert "allowed: 3, 6 s); split the shot" in run_cli("validate", path).stdout
 
 
 def test_fal_validation_uses_the_presets_limits(tmp_path: Path) -> None:
-    shots = "  - {id: one, seconds: 5, action: x}\n"
+    shots = "  - {id: one, seconds: 9, action: x}\n"
     path = board(tmp_path, "fal", VEO, shots)
     path.write_text(path.read_text().replace("160x90", "160x120"))
     result = run_cli("validate", path)
     assert result.returncode == 1
     assert "backend 'fal': 160x120 is not of an aspect ratio the model renders: 16:9, 9:16" \
         in result.stdout
-    assert "backend 'fal': 5 s cannot be rendered; allowed durations: 4, 6, 8 s" in result.stdout
+    assert "backend 'fal': 9 s is longer than the longest length the model renders (8 s; " \
+        "allowed: 4, 6, 8 s)" in result.stdout
 
 
 def test_fal_completed_with_an_error_payload_is_blocked(tmp_path: Path, fal: FakeFal) -> None:
@@ -195,7 +196,7 @@ def test_gemini_limits_and_price(tmp_path: Path) -> None:
     path = board(tmp_path, "gemini", "gemini-omni-1.1-flash",
                  "  - {id: one, seconds: 12, action: x}\n")
     result = run_cli("validate", path)
-    assert "backend 'gemini': 12 s cannot be rendered" in result.stdout
+    assert "backend 'gemini': 12 s is longer than the longest length" in result.stdout
     path.write_text(path.read_text().replace("1.1-flash", "1.2-flash"))
     assert run_cli("validate", path).returncode == 0  # 1.2 renders 3–15 s
     assert '"cost": 1.2' in run_cli("estimate", path, "--json").stdout

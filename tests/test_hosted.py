@@ -179,7 +179,7 @@ def test_remix_uses_edits_and_falls_back_to_remix(tmp_path: Path, api: FakeVideo
     [edit] = api.calls("POST", "/v1/videos/edits")
     two = json.loads((tmp_path / "renders/hosted/manifest.json").read_text())["shots"]["two"]
     assert edit.fields["video[id]"] == two["remote_video_id"]
-    assert edit.fields["prompt"].startswith("Edit of shot two: Make it night.")
+    assert edit.fields["prompt"].startswith("Edit of the source video: Make it night.")
     api.faults = Faults(edits_missing=True)
     result = cli(api, "render", board(tmp_path, shots), "--shot", "four", "--force")
     assert result.returncode == 0, result.stderr
@@ -219,11 +219,13 @@ def test_sora_prices_and_durations(tmp_path: Path) -> None:
     path.write_text("version: 1\ntitle: T\nrender: {backend: openai, model: sora-2-pro}\n"
                     "output: {size: 1792x1024}\nshots:\n  - {id: a, seconds: 8, action: x}\n")
     assert '"cost": 4.0' in run_cli("estimate", path, "--json").stdout  # $0.50/s above 720p
-    path.write_text(path.read_text().replace("seconds: 8", "seconds: 5"))
+    path.write_text(path.read_text().replace("seconds: 8", "seconds: 5")
+                    .replace("sora-2-pro}", "sora-2-pro, duration: exact}"))
     result = run_cli("validate", path)
     assert result.returncode == 1
     assert result.stdout.strip() == f"{path}:6:22: error: shot 'a': backend 'openai': 5 s " \
-        "cannot be rendered; allowed durations: 4, 8, 12, 16, 20 s"
+        "cannot be rendered; allowed durations: 4, 8, 12, 16, 20 s (render.duration: trim " \
+        "renders the next longer one and uses its start)"
 
 
 def test_missing_key_is_an_error_before_anything_is_sent(tmp_path: Path,

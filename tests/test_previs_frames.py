@@ -204,7 +204,7 @@ shots:
 """)
     story, _ = load_storyboard(tmp_path / "b.yaml")
     a, b = compile_storyboard(story)
-    assert b.text.startswith("Continuation of shot a, from its last frame.\n")
+    assert b.text.startswith("Continuation of the source video, from its last frame.\n")
     source = RenderJob(story.shots[0], a, story.output, None, "k", 2, False)
     extension = RenderJob(story.shots[1], b, story.output, None, "k", 2, False,
                           source_shot=story.shots[0])

@@ -28,7 +28,12 @@ def walk_properties(schema: dict, defs: dict, trail: str = ""):
 
 def resolved(prop: dict, defs: dict) -> dict:
     ref = prop.get("$ref", "")
-    return {**defs[ref.rsplit("/", 1)[-1]], **prop} if ref else prop
+    if not ref:
+        return prop
+    target = json.loads(schema_text())  # a local JSON pointer: #/$defs/x, #/properties/...
+    for part in ref.removeprefix("#/").split("/"):
+        target = target[part]
+    return {**target, **prop}
 
 
 def test_schema_is_valid_2020_12() -> None:

@@ -144,8 +144,8 @@ def _concat_list(plan: EditPlan, files: list[Path], gap_file: Path) -> str:
             lines.append(f"file '{_quote(files[piece.index])}'")
             if piece.first:
                 lines.append(f"inpoint {piece.first / plan.fps:.6f}")
-            if piece.last < plan.spans[piece.index].frames:
-                lines.append(f"outpoint {piece.last / plan.fps:.6f}")
+            # always: a file rendered longer than its shot (handles) ends where the shot does
+            lines.append(f"outpoint {piece.last / plan.fps:.6f}")
         else:
             lines.append(f"file '{_quote(gap_file)}'")
             if gap_frame:

@@ -69,6 +69,7 @@ class RenderSettings:
     backend: str = "previs"
     model: str | None = None
     overlays: bool = True
+    duration: str = "trim"  # trim: render the next allowed length, use its start | exact
     base_url: str | None = None
     api_key_env: str | None = None
     sizes: tuple[str, ...] | None = None  # render.capabilities overrides for a gateway's model

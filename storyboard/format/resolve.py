@@ -29,6 +29,9 @@ __all__ = ["resolve", "merge", "DEFAULT_SECONDS", "DEFAULT_TRANSITION_SECONDS"]
 DEFAULT_SECONDS = 4.0
 DEFAULT_TRANSITION_SECONDS = 0.5
 _NOT_INHERITED_BY_REMIX = ("id", "transition", "notes", "remix_of", "edit", "extend_of")
+# An extension continues its source: it keeps the look but brings its own time and events.
+_NOT_INHERITED_BY_EXTENSION = (*_NOT_INHERITED_BY_REMIX, "seconds", "beats", "action")
+_AUDIO_NOT_INHERITED_BY_EXTENSION = ("sfx", "dialogue", "file")
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +72,7 @@ def _resolve_shots(data: dict[str, Any], folder: Path) -> tuple[Shot, ...]:
         values, origin = dict(defaults), dict(default_origin)
         source = merged.get(raw.get("remix_of") or raw.get("extend_of") or "")
         if source:
-            inherited = {k: v for k, v in source[0].items() if k not in _NOT_INHERITED_BY_REMIX}
+            inherited = _inherited(source[0], extension="extend_of" in raw)
             values = merge(values, inherited)
             origin.update({k: source[1][k] for k in inherited})
         values = merge(values, raw)
@@ -77,6 +80,17 @@ def _resolve_shots(data: dict[str, Any], folder: Path) -> tuple[Shot, ...]:
         merged.setdefault(raw["id"], (values, origin))
         shots.append(_shot(index, values, origin, folder))
     return tuple(shots)
+
+
+def _inherited(source: dict[str, Any], extension: bool) -> dict[str, Any]:
+    """What a remix (everything but its identity) or an extension (the look) takes over."""
+    dropped = _NOT_INHERITED_BY_EXTENSION if extension else _NOT_INHERITED_BY_REMIX
+    inherited = {k: v for k, v in source.items() if k not in dropped}
+    audio = inherited.get("audio")
+    if extension and isinstance(audio, dict):
+        inherited["audio"] = {k: v for k, v in audio.items()
+                              if k not in _AUDIO_NOT_INHERITED_BY_EXTENSION}
+    return inherited
 
 
 def _shot(index: int, v: dict[str, Any], origin: dict[str, JsonPath], folder: Path) -> Shot:
@@ -121,6 +135,7 @@ def _render(v: dict[str, Any]) -> RenderSettings:
         backend=v.get("backend", "previs"),
         model=v.get("model"),
         overlays=v.get("overlays", True),
+        duration=v.get("duration", "trim"),
         base_url=v.get("base_url"),
         api_key_env=v.get("api_key_env"),
         sizes=tuple(sizes) if sizes else None,

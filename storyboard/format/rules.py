@@ -167,7 +167,7 @@ def backend_can_render(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]
     if size:
         yield Problem(("output", "size"), f"backend '{ctx.backend}': {size}")
     for shot in board.shots:
-        seconds = caps.duration_problem(shot.seconds)
+        seconds = caps.duration_problem(shot.seconds, board.render.duration)
         if seconds:
             yield Problem(shot.where("seconds"), f"shot '{shot.id}': backend '{ctx.backend}': "
                           f"{seconds}")

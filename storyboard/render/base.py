@@ -49,6 +49,13 @@ class RenderJob:
     source_shot: Shot | None = None  # remix/extension: the shot it derives from
     source_video: Path | None = None  # remix/extension: the source shot's render
     source_remote_id: str | None = None  # remix/extension: the source's id on the server
+    # what to render: >= shot.seconds when the model renders only fixed lengths (the rest is
+    # handle, cut by the edit); 0 means exactly shot.seconds
+    render_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.render_seconds:
+            object.__setattr__(self, "render_seconds", self.shot.seconds)
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,27 @@ class Capabilities:
                 changes[name] = getattr(render, name)
         return replace(self, **changes)  # type: ignore[arg-type]
 
-    def duration_problem(self, seconds: float) -> str | None:
-        if self.durations is not None and not any(abs(seconds - d) < 1e-9 for d in self.durations):
-            allowed = ", ".join(f"{d:g}" for d in self.durations)
-            return f"{seconds:g} s cannot be rendered; allowed durations: {allowed} s"
-        return None
+    def render_seconds(self, seconds: float, mode: str = "trim") -> float:
+        """What to render for a shot of ``seconds``: the shortest allowed length that holds it
+        (``trim``: the edit uses its first ``seconds``, the rest is handle), else ``seconds``."""
+        if self.durations is None or mode != "trim":
+            return seconds
+        fitting = [d for d in self.durations if d >= seconds - 1e-9]
+        return min(fitting) if fitting else seconds
+
+    def duration_problem(self, seconds: float, mode: str = "trim") -> str | None:
+        if self.durations is None or any(abs(seconds - d) < 1e-9 for d in self.durations):
+            return None
+        allowed = ", ".join(f"{d:g}" for d in self.durations)
+        longest = max(self.durations)
+        if seconds > longest + 1e-9:
+            return (f"{seconds:g} s is longer than the longest length the model renders "
+                    f"({longest:g} s; allowed: {allowed} s); split the shot, or continue it "
+                    "in a shot with extend_of")
+        if mode == "trim":
+            return None
+        return (f"{seconds:g} s cannot be rendered; allowed durations: {allowed} s "
+                "(render.duration: trim renders the next longer one and uses its start)")
 
     def size_problem(self, width: int, height: int) -> str | None:
         size = f"{width}x{height}"

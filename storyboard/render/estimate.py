@@ -20,15 +20,26 @@ PREVIS_SECONDS_PER_SECOND_720P = 0.17  # bench/previs.py: about 6x real time at 
 @dataclass(frozen=True)
 class ShotEstimate:
     shot_id: str
-    seconds: float
+    seconds: float  # what the edit uses
     price_per_second: float | None  # None: unknown for this model
     rendered: bool  # already rendered and current: costs nothing
+    render_seconds: float = 0.0  # what is rendered and paid for (>= seconds); 0: seconds
+
+    @property
+    def rendered_seconds(self) -> float:
+        return self.render_seconds or self.seconds
+
+    @property
+    def handles(self) -> bool:
+        return self.rendered_seconds > self.seconds + 1e-9
 
     @property
     def cost(self) -> float | None:
         if self.rendered:
             return 0.0
-        return None if self.price_per_second is None else self.seconds * self.price_per_second
+        if self.price_per_second is None:
+            return None
+        return self.rendered_seconds * self.price_per_second
 
 
 @dataclass(frozen=True)
@@ -58,12 +69,14 @@ def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str
     if not stated and hasattr(backend, "price_per_second"):
         price = backend.price_per_second(board.render.model, board.output.size)
     states = {s.shot_id: s.state for s in shot_states(board, prompts, backend_name, out_dir)}
-    shots = tuple(ShotEstimate(s.id, s.seconds, price, states[s.id] == "rendered")
+    mode = board.render.duration
+    shots = tuple(ShotEstimate(s.id, s.seconds, price, states[s.id] == "rendered",
+                               caps.render_seconds(s.seconds, mode))
                   for s in board.shots if not only or s.id in only)
     todo = [s for s in shots if not s.rendered]
     if caps.wait:  # hosted: jobs run side by side, each taking about caps.wait
         wait = math.ceil(len(todo) / max(jobs, 1)) * caps.wait
     else:
         scale = board.output.width * board.output.height / (1280 * 720)
-        wait = sum(s.seconds for s in todo) * PREVIS_SECONDS_PER_SECOND_720P * scale
+        wait = sum(s.rendered_seconds for s in todo) * PREVIS_SECONDS_PER_SECOND_720P * scale
     return Estimate(backend_name, board.render.model, shots, wait)

@@ -30,9 +30,9 @@ def verify_render(path: Path, job: RenderJob) -> None:
 
 
 def check_probe(info: Any, job: RenderJob) -> None:
-    """The probed video has the job's size and length (within a frame)."""
+    """The probed video has the job's size and rendered length (within a frame)."""
     frame = 1.0 / job.output.fps
     if (info.width, info.height) != (job.output.width, job.output.height):
         raise RenderError(f"rendered {info.width}x{info.height}, expected {job.output.size}")
-    if abs(info.duration - job.shot.seconds) > frame + 0.05:  # AAC framing adds a few ms
-        raise RenderError(f"rendered {info.duration:.3f} s, expected {job.shot.seconds:g} s")
+    if abs(info.duration - job.render_seconds) > frame + 0.05:  # AAC framing adds a few ms
+        raise RenderError(f"rendered {info.duration:.3f} s, expected {job.render_seconds:g} s")

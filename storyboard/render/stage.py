@@ -183,6 +183,8 @@ class _Run:
         self.board, self.keys, self.backend_name, self.backend = board, keys, backend_name, backend
         self.prompts = dict(zip((s.id for s in board.shots), prompts, strict=True))
         self.out_dir, self.manifest, self.emit, self.sha = out_dir, manifest, emit, sha
+        self.caps = load_backend(backend_name).capabilities(board.render.model).overridden(
+            board.render)
 
     def job(self, shot: Shot) -> RenderJob:
         source = self.manifest["shots"].get(shot.source or "", {})
@@ -192,7 +194,9 @@ class _Run:
                          source_shot=self.board.shot(shot.source) if shot.source else None,
                          source_video=_shot_path(self.out_dir, shot.source) if shot.source
                          else None,
-                         source_remote_id=source.get("remote_video_id"))
+                         source_remote_id=source.get("remote_video_id"),
+                         render_seconds=self.caps.render_seconds(shot.seconds,
+                                                                 self.board.render.duration))
 
     def wave(self, shots: list[Shot], jobs: int) -> list[ShotResult]:
         todo = [(self.job(s), _shot_path(self.out_dir, s.id)) for s in shots]
@@ -238,7 +242,8 @@ class _Run:
             "model": job.model,
             "size": job.output.size,
             "fps": job.output.fps,
-            "seconds": shot.seconds,
+            "seconds": shot.seconds,  # the part the edit uses: the file's first seconds
+            "media_seconds": job.render_seconds,  # the file's length, longer with handles
             "reference": shot.reference.name if shot.reference else None,
             "reference_sha256": _sha_or_none(shot.reference, self.sha),
             "remote_video_id": outcome.get("remote_video_id"),

@@ -112,7 +112,7 @@ class FalBackend(RemoteBackend):
             image = base64.b64encode(fitted_image(job, width, height)).decode()
             fields[preset["image_field"]] = f"data:image/png;base64,{image}"
         if preset.get("duration_field"):
-            fields[preset["duration_field"]] = _duration(job.shot.seconds,
+            fields[preset["duration_field"]] = _duration(job.render_seconds,
                                                          preset.get("duration_format", "int"))
         if preset.get("aspect_ratio_field"):
             fields[preset["aspect_ratio_field"]] = aspect_ratio(out.width, out.height)

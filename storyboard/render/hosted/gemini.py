@@ -77,7 +77,7 @@ class GeminiBackend(RemoteBackend):
             input=blocks,
             response_format={"type": "video", "aspect_ratio": aspect_ratio(out.width, out.height),
                              "resolution": _tier(min(out.width, out.height)),
-                             "duration": f"{round(job.shot.seconds)}s", "delivery": "uri"},
+                             "duration": f"{round(job.render_seconds)}s", "delivery": "uri"},
             generation_config={"video_config": {"task": task}},
         )
         body.update(job.render.extra or {})

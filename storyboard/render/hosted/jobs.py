@@ -129,7 +129,7 @@ def _fetch(backend: Any, handle: Handle, job: RenderJob, path: Path) -> None:
                     raise RenderError(f"download of job {handle.job_id} failed "
                                       f"{DOWNLOAD_ATTEMPTS} times: {exc}; run again to retry "
                                       "the download (the video is not generated again)") from None
-        exact = abs(info.duration - job.shot.seconds) <= 1 / job.output.fps
+        exact = abs(info.duration - job.render_seconds) <= 1 / job.output.fps
         if exact and _encoded_like_ours(download, info, job):  # a server running our renderer
             check_probe(info, job)
             os.replace(download, path)
@@ -153,7 +153,7 @@ def normalise(source: Path, dest: Path, info: Any, job: RenderJob) -> None:
          *audio_in, "-map", "0:v:0", "-map", audio_map,
          "-vf", f"scale={out.width}:{out.height}:force_original_aspect_ratio=increase,"
                 f"crop={out.width}:{out.height},fps={out.fps:g},tpad=stop=-1:stop_mode=clone",
-         "-af", "apad", "-t", f"{job.shot.seconds:.6f}", *video_args(out.fps), *AUDIO_ARGS,
+         "-af", "apad", "-t", f"{job.render_seconds:.6f}", *video_args(out.fps), *AUDIO_ARGS,
          "-movflags", "+faststart", "-f", "mp4", str(dest)],
         capture_output=True, text=True)
     if result.returncode != 0:

@@ -74,7 +74,7 @@ class OpenAIBackend(RemoteBackend):
 
     def submit(self, job: RenderJob) -> Handle:
         model = job.model or DEFAULT_MODEL
-        seconds = f"{job.shot.seconds:g}"
+        seconds = f"{job.render_seconds:g}"
         since = time.time()
         if job.shot.remix_of and job.source_remote_id:
             response = self._edit(job)
