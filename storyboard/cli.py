@@ -82,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
 def _common(p: argparse.ArgumentParser, *, backend: bool = True) -> None:
     if backend:
         p.add_argument("--backend", metavar="B", help="render backend (overrides render.backend)")
+        p.add_argument("--target", metavar="NAME",
+                       help="render with the settings of render.targets.NAME")
     p.add_argument("--allow-outside-paths", action="store_true",
                    help="let references and audio files lie outside the storyboard's folder")
     p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
@@ -201,11 +203,9 @@ def _args_init(p: argparse.ArgumentParser) -> None:
 # ---- commands -------------------------------------------------------------------------------
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from storyboard.format.validate import validate_file
 
     _check_backend_name(args.backend)
-    reports = [validate_file(f, backend=args.backend, allow_outside_paths=args.allow_outside_paths)
-               for f in args.files]
+    reports = [_validate(f, args) for f in args.files]
     if args.format == "json":
         json.dump([_report_json(r, args.strict) for r in reports], sys.stdout, indent=2)
         print()
@@ -450,13 +450,28 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 # ---- helpers --------------------------------------------------------------------------------
 
+def _validate(path: Path, args: argparse.Namespace):
+    from storyboard.format.targets import TargetNotFound
+    from storyboard.format.validate import validate_file
+
+    try:
+        return validate_file(path, backend=args.backend, target=args.target,
+                             allow_outside_paths=args.allow_outside_paths)
+    except TargetNotFound as exc:
+        raise UsageError(exc.message) from None
+
+
 def _load(args: argparse.Namespace):
     """Validate the storyboard; warnings go to stderr, errors raise ValidationFailed."""
+    from storyboard.format.targets import TargetNotFound
     from storyboard.format.validate import load_storyboard
 
     _check_backend_name(args.backend)
-    board, warnings = load_storyboard(args.file, backend=args.backend,
-                                      allow_outside_paths=args.allow_outside_paths)
+    try:
+        board, warnings = load_storyboard(args.file, backend=args.backend, target=args.target,
+                                          allow_outside_paths=args.allow_outside_paths)
+    except TargetNotFound as exc:
+        raise UsageError(exc.message) from None
     if warnings and not args.quiet:
         _print_problems(warnings, sys.stderr)
     return board

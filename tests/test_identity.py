@@ -100,3 +100,46 @@ def test_harbor_short_estimates_on_every_hosted_backend(backend: str) -> None:
     assert result.returncode == 0, result.stderr
     shots = json.loads(result.stdout)["shots"]
     assert all(s["render_seconds"] >= s["seconds"] for s in shots)
+
+
+TARGETS = """\
+  extra: {openai_only: 1}
+  targets:
+    draft: {backend: gemini, poll: {interval: 0.02, max_interval: 0.1, timeout: 30}}
+    other: {backend: openai, model: wan-other}
+"""
+
+
+def test_a_target_never_receives_another_backends_settings(tmp_path: Path) -> None:
+    from storyboard.testing.fake_gemini import FakeGemini
+
+    path = write_board(tmp_path, "  - {id: a, seconds: 4, action: a ferry arrives}\n",
+                       seconds="[4, 8]", render=TARGETS)
+    with FakeGemini("gm-key", latency=0.05) as gemini:
+        for how in (["--target", "draft"], ["--backend", "gemini"]):
+            result = run_cli("render", path, *how, "--base-url", gemini.url,
+                             env={"GEMINI_API_KEY": "gm-key"})
+            assert result.returncode == 0, result.stderr
+        bodies = [r.fields for r in gemini.calls("POST", r"/v1beta/interactions|/interactions")]
+        assert len(bodies) == 1  # the second run renders nothing: same request, same render
+        assert bodies[0]["model"] == "gemini-omni-1.1-flash"  # gemini's default, not wan-test
+        assert "openai_only" not in bodies[0]
+    assert (tmp_path / "renders/board/shots/a.mp4").is_file()
+
+
+def test_unknown_target_is_a_usage_error(tmp_path: Path) -> None:
+    path = write_board(tmp_path, "  - {id: a, seconds: 1, action: x}\n", render=TARGETS)
+    result = run_cli("estimate", path, "--target", "drfat")
+    assert result.returncode == 2
+    assert "no render target 'drfat'" in result.stderr and "did you mean 'draft'" in result.stderr
+
+
+def test_each_target_stitches_its_own_edit(tmp_path: Path, api: FakeVideoAPI) -> None:
+    path = write_board(tmp_path, "  - {id: a, seconds: 1, action: x}\n", render=TARGETS)
+    assert cli(api, "build", path).returncode == 0
+    result = cli(api, "build", path, "--target", "other")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("board.other.mp4")
+    assert (tmp_path / "renders/board/board.mp4").is_file()
+    assert {r.fields["model"] for r in api.calls("POST", "/v1/videos")} == {"wan-test",
+                                                                             "wan-other"}

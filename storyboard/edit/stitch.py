@@ -38,7 +38,8 @@ class StitchResult:
 
 
 def edit_path(board: Storyboard, out_dir: Path) -> Path:
-    return out_dir / f"{board.stem}.mp4"
+    target = board.render.target  # each render target's edit is its own file
+    return out_dir / (f"{board.stem}.{target}.mp4" if target else f"{board.stem}.mp4")
 
 
 def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,

@@ -82,6 +82,8 @@ class RenderSettings:
     poll_interval: float = 2.0
     poll_max_interval: float = 20.0
     job_timeout: float = 1800.0
+    target: str = ""  # the render.targets entry these settings are ("": render itself)
+    targets: Mapping[str, RenderSettings] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,21 @@ def _output(v: dict[str, Any]) -> Output:
     return Output(width=width, height=height, fps=float(v.get("fps", 24)))
 
 
-def _render(v: dict[str, Any]) -> RenderSettings:
+_RAW_BACKEND_SPECIFIC = ("model", "base_url", "api_key_env", "capabilities", "preset", "extra")
+
+
+def _targets(v: dict[str, Any]) -> dict[str, RenderSettings]:
+    """Each named target over render; another backend's settings are not inherited."""
+    base = {k: value for k, value in v.items() if k != "targets"}
+    targets = {}
+    for name, raw in v.get("targets", {}).items():
+        inherited = base if raw.get("backend") == base.get("backend", "previs") else {
+            k: value for k, value in base.items() if k not in _RAW_BACKEND_SPECIFIC}
+        targets[name] = _render(merge(inherited, raw), target=name)
+    return targets
+
+
+def _render(v: dict[str, Any], target: str = "") -> RenderSettings:
     caps, poll = v.get("capabilities", {}), v.get("poll", {})
     sizes, seconds = caps.get("sizes"), caps.get("seconds")
     return RenderSettings(
@@ -148,6 +162,8 @@ def _render(v: dict[str, Any]) -> RenderSettings:
         poll_interval=float(poll.get("interval", 2.0)),
         poll_max_interval=float(poll.get("max_interval", 20.0)),
         job_timeout=float(poll.get("timeout", 1800.0)),
+        target=target,
+        targets=_targets(v) if not target else {},
     )
 
 

@@ -14,6 +14,7 @@ from storyboard.format.model import Problem, Storyboard
 from storyboard.format.resolve import resolve
 from storyboard.format.rules import RuleContext, check_rules
 from storyboard.format.schema import schema_problems
+from storyboard.format.targets import select_render
 from storyboard.render.registry import load_backend
 
 __all__ = ["Report", "validate_file", "validate_document", "load_storyboard"]
@@ -40,23 +41,27 @@ class Report:
 
 
 def validate_file(
-    path: Path, *, backend: str | None = None, allow_outside_paths: bool = False
+    path: Path, *, backend: str | None = None, allow_outside_paths: bool = False,
+    target: str | None = None,
 ) -> Report:
-    """Load and check one storyboard file; ``backend`` overrides the file's render.backend."""
+    """Load and check one storyboard file; ``target`` picks one of render.targets and
+    ``backend`` overrides the backend (see format/targets.py)."""
     try:
         doc = load(path)
     except LoadError as exc:
         return Report(path, (Problem((), exc.message, location=exc.location),), None)
-    return validate_document(doc, backend=backend, allow_outside_paths=allow_outside_paths)
+    return validate_document(doc, backend=backend, allow_outside_paths=allow_outside_paths,
+                             target=target)
 
 
 def validate_document(
-    doc: Document, *, backend: str | None = None, allow_outside_paths: bool = False
+    doc: Document, *, backend: str | None = None, allow_outside_paths: bool = False,
+    target: str | None = None,
 ) -> Report:
     problems = schema_problems(doc.data)
     board = None
     if not problems:
-        board = resolve(doc)
+        board = select_render(resolve(doc), target, backend)  # TargetNotFound: a usage error
         ctx = RuleContext(allow_outside_paths=allow_outside_paths)
         problems += _attach_backend(board, backend, ctx)
         problems += check_rules(board, ctx)
@@ -67,10 +72,12 @@ def validate_document(
 
 
 def load_storyboard(
-    path: Path, *, backend: str | None = None, allow_outside_paths: bool = False
+    path: Path, *, backend: str | None = None, allow_outside_paths: bool = False,
+    target: str | None = None,
 ) -> tuple[Storyboard, list[Problem]]:
     """The valid Storyboard and its warnings, or ValidationFailed carrying every problem."""
-    report = validate_file(path, backend=backend, allow_outside_paths=allow_outside_paths)
+    report = validate_file(path, backend=backend, allow_outside_paths=allow_outside_paths,
+                           target=target)
     if report.storyboard is None:
         raise ValidationFailed(list(report.problems))
     return report.storyboard, report.warnings
