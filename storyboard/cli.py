@@ -15,16 +15,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from storyboard import __version__
-from storyboard.errors import StoryboardError, ValidationFailed
+from storyboard.errors import StoryboardError, UsageError, ValidationFailed
 from storyboard.format.model import Problem
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
-
-
-class UsageError(StoryboardError):
-    """A command-line mistake (exit 2)."""
 
 
 class BudgetExceeded(StoryboardError):
@@ -218,10 +214,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from storyboard.compile import compile_storyboard, prompt_record
+    from storyboard.compile import prompt_record
 
     board = _load(args)
-    prompts = compile_storyboard(board, args.templates)
+    prompts = _compile(args, board)
     chosen = _select_shots(board, args.shot)
     backend = args.backend or board.render.backend
     pairs = [(s, p) for s, p in zip(board.shots, prompts, strict=True) if s.id in chosen]
@@ -240,12 +236,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from storyboard.compile import compile_storyboard
     from storyboard.render.stage import default_out_dir, render_storyboard
 
     board = _load(args)
     chosen = _select_shots(board, args.shot)
-    prompts = compile_storyboard(board, args.templates)
+    prompts = _compile(args, board)
     backend = args.backend or board.render.backend
     out_dir = args.out or default_out_dir(board)
     jobs = _check_budget(args, board, prompts, backend, out_dir)
@@ -293,13 +288,12 @@ def _check_budget(args: argparse.Namespace, board, prompts, backend: str,
 
 
 def cmd_stitch(args: argparse.Namespace) -> int:
-    from storyboard.compile import compile_storyboard
     from storyboard.edit.stitch import stitch
     from storyboard.render.stage import default_out_dir, shot_states
 
     board = _load(args)
     out_dir = args.out or default_out_dir(board)
-    states = shot_states(board, compile_storyboard(board, args.templates),
+    states = shot_states(board, _compile(args, board),
                          args.backend or board.render.backend, out_dir)
     stale = [s.shot_id for s in states if s.state == "stale"]
     if stale and not args.quiet:
@@ -311,12 +305,11 @@ def cmd_stitch(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from storyboard.compile import compile_storyboard
     from storyboard.edit.stitch import stitch
     from storyboard.render.stage import default_out_dir, render_storyboard
 
     board = _load(args)
-    prompts = compile_storyboard(board, args.templates)
+    prompts = _compile(args, board)
     out_dir = args.out or default_out_dir(board)
     backend = args.backend or board.render.backend
     jobs = _check_budget(args, board, prompts, backend, out_dir)
@@ -353,11 +346,10 @@ def cmd_shotlist(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from storyboard.compile import compile_storyboard
     from storyboard.render.stage import default_out_dir, shot_states
 
     board = _load(args)
-    prompts = compile_storyboard(board, args.templates)
+    prompts = _compile(args, board)
     out_dir = args.out or default_out_dir(board)
     states = shot_states(board, prompts, args.backend or board.render.backend, out_dir)
     if args.json:
@@ -373,14 +365,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from storyboard.compile import compile_storyboard
     from storyboard.render.estimate import estimate
     from storyboard.render.stage import default_out_dir
 
     board = _load(args)
     _select_shots(board, args.shot)
     backend = args.backend or board.render.backend
-    plan = estimate(board, compile_storyboard(board, args.templates), backend,
+    plan = estimate(board, _compile(args, board), backend,
                     args.out or default_out_dir(board), _jobs(args, backend), args.shot)
     if args.json:
         json.dump({"backend": plan.backend, "model": plan.model, "cost": plan.cost,
@@ -475,6 +466,12 @@ def _load(args: argparse.Namespace):
     if warnings and not args.quiet:
         _print_problems(warnings, sys.stderr)
     return board
+
+
+def _compile(args: argparse.Namespace, board):  # -> list[ShotPrompt]
+    from storyboard.compile import compile_storyboard
+
+    return compile_storyboard(board, args.templates, allow_outside_paths=args.allow_outside_paths)
 
 
 def _check_backend_name(name: str | None) -> None:

@@ -1,6 +1,7 @@
 """The exceptions storyboard raises, one tree::
 
     StoryboardError                 anything the user can fix; the CLI prints it, never a traceback
+    ├── UsageError                  a command-line mistake: an option naming nothing usable (exit 2)
     ├── LoadError                   the file cannot be read or parsed as safe YAML (has a location)
     ├── ValidationFailed            the storyboard has errors (carries every Problem)
     ├── CompileError                a prompt template failed (has the template's file and line)
@@ -33,6 +34,7 @@ __all__ = [
     "RenderError",
     "StitchError",
     "StoryboardError",
+    "UsageError",
     "ValidationFailed",
 ]
 
@@ -63,6 +65,10 @@ class StoryboardError(Exception):
         if self.location:
             return f"{self.location}: {self.message}"
         return self.message
+
+
+class UsageError(StoryboardError):
+    """A command-line mistake (exit 2): e.g. ``--templates`` naming no folder."""
 
 
 class LoadError(StoryboardError):
