@@ -37,12 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except ValidationFailed as exc:
         _print_problems(exc.problems, sys.stderr)
+        _json_failure(args, "the storyboard has errors", exc.problems)
         return EXIT_INVALID
     except UsageError as exc:
         print(f"storyboard: error: {exc}", file=sys.stderr)
+        _json_failure(args, str(exc))
         return EXIT_USAGE
     except StoryboardError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        _json_failure(args, str(exc))
         return _exit_code_for(exc)
     except BrokenPipeError:  # e.g. `storyboard compile x.yaml | head`
         sys.stderr.close()
@@ -51,6 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted; finished renders are kept, run the command again to resume",
               file=sys.stderr)
         return 130
+
+
+def _json_failure(args: argparse.Namespace, message: str,
+                  problems: Sequence[Problem] = ()) -> None:
+    """With --format json, a failure is a JSON object on stdout too, never an empty stdout."""
+    from storyboard.jsonout import failure, write_json
+
+    if getattr(args, "format", None) == "json":
+        path = getattr(args, "file", None) or (getattr(args, "files", None) or [None])[0]
+        write_json(failure(args.command, path, message, problems), sys.stdout)
 
 
 def _exit_code_for(exc: StoryboardError) -> int:
@@ -71,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, (handler, help_text, add_args) in _COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         add_args(command)
-        command.set_defaults(handler=handler)
+        command.set_defaults(handler=handler, command=name)
     return parser
 
 
@@ -138,10 +151,26 @@ def _args_build(p: argparse.ArgumentParser) -> None:
 
 def _args_shotlist(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--format", choices=("md", "csv", "html"), default="md")
+    _format_option(p, ("md", "csv", "html", "json"))
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="render folder to take thumbnails from (default: renders/<file stem>/)")
     _common(p)
+
+
+def _args_plan(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE")
+    _format_option(p, ("text", "json"))
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="render folder to read (default: renders/<file stem>/)")
+    _common(p)
+
+
+def _format_option(p: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:
+    """--format, with --json kept as an alias of --format json."""
+    p.add_argument("--format", choices=choices, default=choices[0],
+                   help=f"output format: {', '.join(choices)} (default {choices[0]})")
+    p.add_argument("--json", dest="format", action="store_const", const="json",
+                   help="the same as --format json")
 
 
 def _args_status(p: argparse.ArgumentParser) -> None:
@@ -341,7 +370,31 @@ def cmd_shotlist(args: argparse.Namespace) -> int:
     from storyboard.review.shotlist import render_shotlist
 
     board = _load(args)
-    sys.stdout.write(render_shotlist(board, args.format, args.out or default_out_dir(board)))
+    out_dir = args.out or default_out_dir(board)
+    if args.format == "json":
+        from storyboard.jsonout import envelope, write_json
+        from storyboard.review.shotlist import shotlist_record
+
+        write_json(envelope("shotlist", board.path, shotlist_record(board, out_dir)), sys.stdout)
+        return EXIT_OK
+    sys.stdout.write(render_shotlist(board, args.format, out_dir))
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from storyboard.edit.plan import build_plan, plan_record
+    from storyboard.edit.plan_text import plan_table
+    from storyboard.jsonout import envelope, write_json
+    from storyboard.manifest import load_manifest
+    from storyboard.render.stage import default_out_dir
+
+    board = _load(args)
+    out_dir = args.out or default_out_dir(board)
+    plan = build_plan(board, load_manifest(out_dir), out_dir)
+    if args.format == "json":
+        write_json(envelope("plan", board.path, {"plan": plan_record(plan)}), sys.stdout)
+    else:
+        sys.stdout.write(plan_table(plan))
     return EXIT_OK
 
 
@@ -582,6 +635,8 @@ _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], Non
               _args_build),
     "shotlist": (cmd_shotlist, "the shot list with timecodes in the edit (md, csv or html)",
                  _args_shotlist),
+    "plan": (cmd_plan, "the edit plan: shots in edit order with record and source in/out, "
+             "transitions, markers, audio", _args_plan),
     "estimate": (cmd_estimate, "seconds, cost and expected wait per shot and in all",
                  _args_estimate),
     "fake-api": (cmd_fake_api, "serve a fake hosted video API on 127.0.0.1 for tests",

@@ -189,9 +189,12 @@ def test_shotlist_formats(tmp_path: Path) -> None:
     board = make_board(tmp_path, [(2, "{type: dissolve, seconds: 0.5}"), (3, "cut")])
     md = run_cli("shotlist", board)
     assert md.returncode == 0
-    assert "| 2 | s1 |  |  | static | 3 | 00:00:01:12 | 00:00:04:12 |" in md.stdout
+    # in/out are the cut points: a dissolve's cut is in its middle (48 - 12 + 6 = frame 42)
+    assert "| 2 | s1 |  |  | static | 3 | 00:00:01:18 | 00:00:04:12 | cut |" in md.stdout
+    assert "| TRT | total running time |  |  |  | 4.5 | 00:00:00:00 | 00:00:04:12 |" in md.stdout
     csv = run_cli("shotlist", board, "--format", "csv").stdout.splitlines()
-    assert csv[0] == "#,id,type,lens,camera,seconds,in,out,action,lighting,audio,notes"
+    assert csv[0] == ("#,id,type,lens,camera,seconds,in,out,transition,cast,source,action,"
+                      "lighting,audio,music,notes")
     page = run_cli("shotlist", board, "--format", "html").stdout
     assert page.count('src="data:image/jpeg;base64,') == 2 and "http" not in page
 

@@ -17,7 +17,7 @@ from typing import IO
 
 import numpy as np
 
-from storyboard.edit.plan import EditPlan, Span
+from storyboard.edit.layout import EditPlan, Span
 from storyboard.errors import StitchError
 from storyboard.format.model import Music
 from storyboard.media import AUDIO_RATE, ffmpeg_exe

@@ -18,11 +18,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from storyboard.edit.plan import Copy, EditPlan, Gap, plan_edit
+from storyboard.edit.layout import Copy, EditPlan, Gap
+from storyboard.edit.plan import build_plan, plan_record
 from storyboard.errors import MediaError, StitchError
 from storyboard.format.model import Audio, Shot, Storyboard
 from storyboard.manifest import file_sha256, load_manifest, save_manifest
-from storyboard.media import AUDIO_ARGS, AUDIO_RATE, ffmpeg_exe, keyframe_interval, probe
+from storyboard.media import AUDIO_ARGS, AUDIO_RATE, ffmpeg_exe, probe
 
 __all__ = ["StitchResult", "stitch", "edit_path"]
 
@@ -49,7 +50,8 @@ def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
     manifest = load_manifest(out_dir)
     sha = cache(file_sha256)  # each shot file is read once per stitch
     files, slates = _shot_files(board, out_dir, manifest, allow_missing, sha)
-    plan = plan_edit(board.shots, board.output.fps, keyframe_interval(board.output.fps))
+    edit = build_plan(board, manifest, out_dir)
+    plan = edit.layout
     key = _edit_key(board, files, sha)
     dest = edit_path(board, out_dir)
     recorded = manifest.get("edit") or {}
@@ -64,7 +66,7 @@ def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
         os.replace(partial, dest)
     manifest["edit"] = {"key": key, "output": dest.name, "output_sha256": file_sha256(dest),
                         "frames": plan.frames, "seconds": round(plan.seconds, 6),
-                        "slates": slates}
+                        "slates": slates, "plan": plan_record(edit)}
     save_manifest(out_dir, manifest)
     return StitchResult(dest, "stitched", plan.seconds, tuple(slates))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from storyboard.edit.plan import EditPlan, Gap, Piece
+from storyboard.edit.layout import EditPlan, Gap, Piece
 from storyboard.media import X264_PARAMS, X264_PRESET, keyframe_interval
 
 __all__ = ["render_gaps"]

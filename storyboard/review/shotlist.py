@@ -14,49 +14,74 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyboard.edit.plan import plan_edit, timecode
+from storyboard.edit.plan import Plan, PlannedShot, build_plan
+from storyboard.edit.timecode import timecode
 from storyboard.format.model import Shot, Storyboard
-from storyboard.media import ffmpeg_exe, keyframe_interval
+from storyboard.manifest import load_manifest
+from storyboard.media import ffmpeg_exe
 
-__all__ = ["Row", "shot_rows", "render_shotlist"]
+__all__ = ["COLUMNS", "Row", "shot_rows", "render_shotlist", "shotlist_record"]
 
-COLUMNS = ("#", "id", "type", "lens", "camera", "seconds", "in", "out", "action", "lighting",
-           "audio", "notes")
+COLUMNS = ("#", "id", "type", "lens", "camera", "seconds", "in", "out", "transition", "cast",
+           "source", "action", "lighting", "audio", "music", "notes")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
 
 
 @dataclass(frozen=True)
 class Row:
-    shot: Shot
+    shot: Shot | None  # None on the total running time row
     values: tuple[str, ...]
 
 
-def shot_rows(board: Storyboard) -> list[Row]:
-    plan = plan_edit(board.shots, board.output.fps, keyframe_interval(board.output.fps))
-    rows = []
-    for shot, span in zip(board.shots, plan.spans, strict=True):
-        f = shot.framing
-        values = (
-            str(shot.number), shot.id, f.type or f.text, f.lens,
-            ", ".join(f"{b.camera} {b.seconds:g}s" for b in shot.beats) or "static",
-            f"{shot.seconds:g}", timecode(span.start, plan.fps), timecode(span.end, plan.fps),
-            shot.action or (f"remix of {shot.remix_of}: {shot.edit}" if shot.remix_of else ""),
-            _lighting(shot), _audio(shot), shot.notes,
-        )  # fmt: skip
-        rows.append(Row(shot, values))
+def shot_rows(board: Storyboard, plan: Plan | None = None) -> list[Row]:
+    """One row per shot in edit order (in/out are the cut points), then the running time."""
+    plan = plan or build_plan(board)
+    rows = [Row(p.shot, _values(board, p, plan.fps)) for p in plan.shots]
+    total = ["TRT", "total running time", "", "", "", f"{plan.seconds:g}",
+             timecode(0, plan.fps), timecode(plan.frames, plan.fps)]
+    rows.append(Row(None, (*total, *[""] * (len(COLUMNS) - len(total)))))
     return rows
 
 
+def _values(board: Storyboard, planned: PlannedShot, fps: float) -> tuple[str, ...]:
+    shot, f, t = planned.shot, planned.shot.framing, planned.transition
+    source = (f"remix of {shot.remix_of}: {shot.edit}" if shot.remix_of else
+              f"extends {shot.extend_of}" if shot.extend_of else "")
+    music = shot.audio.music or (board.music.cue if board.music else "")
+    return (
+        planned.number, shot.id, f.type or f.text, f.lens,
+        ", ".join(f"{b.camera} {b.seconds:g}s" for b in shot.beats) or "static",
+        f"{shot.seconds:g}", timecode(planned.record_in, fps), timecode(planned.record_out, fps),
+        t.type if t.type == "cut" else f"{t.type} {t.frames / fps:g}s", ", ".join(shot.cast),
+        source, shot.action or shot.edit, _lighting(shot), _audio(shot), music, shot.notes,
+    )  # fmt: skip
+
+
 def render_shotlist(board: Storyboard, fmt: str, out_dir: Path) -> str:
-    rows = shot_rows(board)
+    plan = build_plan(board, load_manifest(out_dir), out_dir)
+    rows = shot_rows(board, plan)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(COLUMNS)
-        writer.writerows(r.values for r in rows)
+        writer.writerows([_inert(v) for v in r.values] for r in rows)
         return buffer.getvalue()
     if fmt == "html":
         return _html(board, rows, out_dir)
     return _markdown(board, rows)
+
+
+def shotlist_record(board: Storyboard, out_dir: Path) -> dict[str, object]:
+    """The shot list as JSON-able data: one mapping per shot keyed by column, and the total."""
+    plan = build_plan(board, load_manifest(out_dir), out_dir)
+    rows = [dict(zip(COLUMNS, r.values, strict=True)) for r in shot_rows(board, plan)]
+    return {"title": board.title, "columns": list(COLUMNS), "shots": rows[:-1],
+            "total": {"seconds": plan.seconds, "frames": plan.frames, "out": rows[-1]["out"]}}
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet shows as text: a leading ' stops =, +, -, @ starting a formula."""
+    return f"'{cell}" if cell.startswith(_FORMULA) else cell
 
 
 def _lighting(shot: Shot) -> str:
@@ -86,8 +111,8 @@ def _html(board: Storyboard, rows: list[Row], out_dir: Path) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ("frame", *COLUMNS))
     body = []
     for row in rows:
-        thumb = _thumbnail(row.shot, out_dir)
-        img = f'<img alt="{html.escape(row.shot.id)}" src="{thumb}">' if thumb else ""
+        thumb = _thumbnail(row.shot, out_dir) if row.shot else ""
+        img = f'<img alt="{html.escape(row.shot.id)}" src="{thumb}">' if row.shot and thumb else ""
         cells = "".join(f"<td>{html.escape(v)}</td>" for v in row.values)
         body.append(f"<tr><td>{img}</td>{cells}</tr>")
     return f"""<!doctype html>
