@@ -103,6 +103,9 @@ def _args_validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "github", "json"), default="text",
                    help="text (FILE:LINE:COL: error: ...), github (Actions annotations) or json")
     p.add_argument("--strict", action="store_true", help="warnings fail too")
+    p.add_argument("--only-storyboards", action="store_true",
+                   help="skip YAML files whose top level has neither version: nor shots: "
+                        "(for hooks that pick files by name)")
     _common(p)
 
 
@@ -217,7 +220,8 @@ def _args_fake_api(p: argparse.ArgumentParser) -> None:
 
 
 def _args_schema(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument("--write", type=Path, metavar="DIR",
+                   help="write DIR/storyboard.schema.json (refresh the copy editors read)")
 
 
 def _args_init(p: argparse.ArgumentParser) -> None:
@@ -228,9 +232,13 @@ def _args_init(p: argparse.ArgumentParser) -> None:
 # ---- commands -------------------------------------------------------------------------------
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from storyboard.format.validate import is_storyboard
 
     _check_backend_name(args.backend)
-    reports = [_validate(f, args) for f in args.files]
+    files = args.files
+    if args.only_storyboards:
+        files = [f for f in files if is_storyboard(f) or _skipped(f, args.quiet)]
+    reports = [_validate(f, args) for f in files]
     if args.format == "json":
         json.dump([_report_json(r, args.strict) for r in reports], sys.stdout, indent=2)
         print()
@@ -240,6 +248,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(_summary(report), file=sys.stderr)
     return EXIT_INVALID if any(r.failed(args.strict) for r in reports) else EXIT_OK
+
+
+def _skipped(path: Path, quiet: bool) -> bool:
+    if not quiet:
+        print(f"{path}: skipped: not a storyboard (no version: or shots: at the top level)",
+              file=sys.stderr)
+    return False
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -472,8 +487,14 @@ def cmd_fake_api(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from storyboard.format.schema import schema_text
+    from storyboard.scaffold import write_schema
 
-    sys.stdout.write(schema_text())
+    if args.write is None:
+        sys.stdout.write(schema_text())
+    elif not args.write.is_dir():
+        raise UsageError(f"--write {args.write}: no such folder")
+    else:
+        print(write_schema(args.write))
     return EXIT_OK
 
 

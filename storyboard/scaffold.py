@@ -7,7 +7,7 @@ from pathlib import Path
 from storyboard.format.schema import schema_text
 from storyboard.samples import draw_scene
 
-__all__ = ["init_project", "STARTER"]
+__all__ = ["STARTER", "board_name", "init_project", "write_schema"]
 
 STARTER = """\
 # yaml-language-server: $schema=storyboard.schema.json
@@ -47,19 +47,31 @@ shots:
 
 
 
+def board_name(folder: Path) -> str:
+    """The starter board is named after its folder, so each project's edit has its own name
+    (``my-film/my-film.yaml`` renders to ``renders/my-film/my-film.mp4``)."""
+    return f"{folder.resolve().name or 'storyboard'}.yaml"
+
+
+def write_schema(folder: Path) -> Path:
+    """Write (or refresh, after an upgrade) the schema copy editors validate against offline."""
+    schema = folder / "storyboard.schema.json"
+    schema.write_text(schema_text(), encoding="utf-8")
+    return schema
+
+
 def init_project(folder: Path) -> list[Path]:
     """Write the starter files into ``folder``; refuses to overwrite anything."""
-    board = folder / "storyboard.yaml"
+    board = folder / board_name(folder)
     image = folder / "images" / "reference.png"
     ignore = folder / ".gitignore"
-    schema = folder / "storyboard.schema.json"  # editors validate offline against this copy
     for path in (board, image):
         if path.exists():
             raise FileExistsError(0, "exists", str(path))
     image.parent.mkdir(parents=True, exist_ok=True)
     draw_scene("harbor-dusk").save(image, optimize=True)
     board.write_text(STARTER.format(), encoding="utf-8")
-    schema.write_text(schema_text(), encoding="utf-8")
+    schema = write_schema(folder)
     written = [board, image, schema]
     if not ignore.exists() or "renders/" not in ignore.read_text(encoding="utf-8"):
         with ignore.open("a", encoding="utf-8") as f:

@@ -37,7 +37,7 @@ def test_compile_one_shot_text() -> None:
 def test_init_writes_a_valid_storyboard(tmp_path: Path) -> None:
     result = run_cli("init", tmp_path / "new")
     assert result.returncode == 0, result.stderr
-    board = tmp_path / "new" / "storyboard.yaml"
+    board = tmp_path / "new" / "new.yaml"  # named after its folder, so is its edit
     assert result.stdout.strip() == str(board)
     assert board.read_text().startswith("# yaml-language-server: $schema=storyboard.schema.json")
     assert (tmp_path / "new" / "storyboard.schema.json").is_file()

@@ -123,3 +123,12 @@ def test_ajv_strict_2020_12_compiles_the_schema() -> None:
                              ROOT / "schemas" / "storyboard.schema.json"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_write_refreshes_a_stale_copy(tmp_path: Path) -> None:
+    stale = tmp_path / "storyboard.schema.json"
+    stale.write_text("{}")
+    result = run_cli("schema", "--write", tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == str(stale)
+    assert stale.read_text() == schema_text()
+    assert run_cli("schema", "--write", tmp_path / "nope").returncode == 2

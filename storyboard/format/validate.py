@@ -54,6 +54,16 @@ def validate_file(
                              target=target)
 
 
+def is_storyboard(path: Path) -> bool:
+    """Whether ``path`` reads as a storyboard: its top level is a mapping with ``version`` or
+    ``shots``. Files that do not load at all count as storyboards, so their problems show."""
+    try:
+        data = load(path).data
+    except LoadError:
+        return True
+    return not isinstance(data, dict) or "version" in data or "shots" in data
+
+
 def validate_document(
     doc: Document, *, backend: str | None = None, allow_outside_paths: bool = False,
     target: str | None = None,
