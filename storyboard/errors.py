@@ -7,6 +7,7 @@
     ├── CompileError                a prompt template failed (has the template's file and line)
     ├── BackendNotFound             no backend registered under that name
     ├── ConfigError                 a backend is not set up to run (no API key, insecure URL)
+    │   └── KeyRefused              the server refused the key: the whole run stops
     ├── RenderError                 a shot could not be rendered
     │   ├── BackendError            the backend (or its server) refused or broke
     │   ├── JobFailed               a job ended failed or blocked
@@ -27,6 +28,7 @@ __all__ = [
     "CompileError",
     "ConfigError",
     "JobFailed",
+    "KeyRefused",
     "JobTimeout",
     "LoadError",
     "Location",
@@ -94,6 +96,10 @@ class BackendNotFound(StoryboardError):
 
 class ConfigError(StoryboardError):
     """A backend is not set up to run: a missing API key, an insecure URL, ..."""
+
+
+class KeyRefused(ConfigError):
+    """The server refused the API key (401/403): the whole run stops, nothing more is sent."""
 
 
 class RenderError(StoryboardError):

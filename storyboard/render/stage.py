@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from storyboard.compile import ShotPrompt
-from storyboard.errors import JobFailed, StoryboardError
+from storyboard.errors import JobFailed, KeyRefused, StoryboardError
 from storyboard.format.model import Shot, Storyboard
 from storyboard.manifest import file_sha256, load_manifest, save_manifest
 from storyboard.render.base import BackendConfig, RenderJob
@@ -220,8 +220,20 @@ class _Run:
             for job, path in todo:
                 self.emit("start", job.shot.id, {"seconds": job.shot.seconds})
                 futures.append((job, path, time.perf_counter(), pool.submit(start, job, path)))
-            return [self._record(job, path, started, _outcome(future.result))
-                    for job, path, started, future in futures]
+            return self._gather(futures)
+
+    def _gather(self, futures: list[tuple[RenderJob, Path, float, Future[dict[str, Any]]]]
+                ) -> list[ShotResult]:
+        """Record each outcome; a refused API key stops the run with one message."""
+        results, refused = [], None
+        for job, path, started, future in futures:
+            try:
+                results.append(self._record(job, path, started, _outcome(future.result)))
+            except KeyRefused as exc:
+                refused = refused or exc
+        if refused is not None:
+            raise refused
+        return results
 
     def _one(self, job: RenderJob, path: Path) -> ShotResult:
         self.emit("start", job.shot.id, {"seconds": job.shot.seconds})
@@ -267,6 +279,8 @@ def _outcome(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """What a render returned, or what went wrong, as plain data."""
     try:
         return call() or {}
+    except KeyRefused:
+        raise  # the key, not the shot: nothing recorded, the run stops
     except JobFailed as exc:
         return {"error": str(exc), "error_code": exc.code, "blocked": exc.blocked,
                 "remote_video_id": getattr(exc, "remote_video_id", None)}

@@ -1,11 +1,14 @@
 """HTTP for hosted backends: retries as openai-python does them, a shared slow-down on 429,
-and errors that never carry a secret.
+deadlines that bound every request, and errors that never carry a secret.
 
 Retried: 408, 409, 429, 5xx and connection errors, at most ``max_retries`` times, waiting what
 ``retry-after-ms`` / ``retry-after`` ask (up to 120 s), else ``min(0.5 * 2**n, 8)`` seconds
 times a random factor in (0.75, 1]; ``x-should-retry: true|false`` overrides. A request that
 may create a paid job is retried only where it surely created nothing: a 429, a connection
 refused before anything was sent, or the server's own ``x-should-retry: true``.
+
+Inside ``within(deadline)`` no request, retry or wait runs past the deadline: each attempt's
+timeouts are cut to the time left, and an answer that trickles in past it is abandoned.
 """
 
 from __future__ import annotations
@@ -16,26 +19,62 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from storyboard.errors import BackendError
+from storyboard.errors import BackendError, JobTimeout
 
-__all__ = ["Caller", "Pace", "redact", "retry_delay"]
+__all__ = ["Caller", "Limits", "Pace", "redact", "retry_delay", "time_left", "within"]
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 120.0
 _RETRYABLE = {408, 409, 429}
+_DEADLINE: ContextVar[float | None] = ContextVar("storyboard_deadline", default=None)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long anything may take. Deadlines of a job (``poll.timeout``) cut these further."""
+
+    connect: float = 10.0
+    read: float = 60.0  # the longest wait for the next bytes of an answer
+    answer_bytes: int = 256 << 20  # an API answer (not a download) larger than this is refused
+    download: float = 900.0  # one download attempt, in all
+    min_rate: float = 32 << 10  # bytes per second a download keeps up, once past ``grace``
+    grace: float = 10.0
+
+
+@contextmanager
+def within(deadline: float | None) -> Iterator[None]:
+    """Requests made inside finish by ``deadline`` (``time.monotonic()`` seconds)."""
+    outer = _DEADLINE.get()
+    if deadline is None or (outer is not None and outer < deadline):
+        deadline = outer
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds left before the current deadline (None: there is none)."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else deadline - time.monotonic()
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "[redacted]")
+            for form in {secret, quote(secret, safe="")}:
+                text = text.replace(form, "[redacted]")
     return text
 
 
@@ -78,7 +117,15 @@ class Pace:
 
     def wait(self) -> None:
         while (left := self.resume_at - self.clock()) > 0:
-            self.sleep(left)
+            self.sleep(_bounded(left))
+
+
+def _bounded(seconds: float) -> float:
+    """A wait cut to the deadline; at the deadline, the wait is over (raises)."""
+    left = time_left()
+    if left is not None and left <= seconds:
+        raise JobTimeout("the job's deadline passed while waiting to send a request")
+    return seconds
 
 
 @dataclass
@@ -90,6 +137,7 @@ class Caller:
     pace: Pace = field(default_factory=Pace)
     max_retries: int = 2
     rand: Callable[[], float] = random.random
+    limits: Limits = field(default_factory=Limits)
 
     def request(self, method: str, url: str, *, creates: bool = False,
                 **kwargs: Any) -> httpx.Response:
@@ -98,28 +146,61 @@ class Caller:
         while True:
             self.pace.wait()
             try:
-                response = self.client.request(method, url, **kwargs)
+                response = self._send(method, url, **kwargs)
             except httpx.ConnectError as exc:  # nothing reached the server
                 if attempt >= self.max_retries:
                     raise BackendError(self._scrub(f"cannot connect to {url}: {exc}")) from None
-                self.pace.sleep(retry_delay(attempt, None, self.rand))
-                attempt += 1
-                continue
+                self._pause(retry_delay(attempt, None, self.rand))
             except httpx.TransportError as exc:
-                if creates or attempt >= self.max_retries:
-                    raise BackendError(self._scrub(f"{method} {url} failed: {exc}")) from None
-                self.pace.sleep(retry_delay(attempt, None, self.rand))
-                attempt += 1
-                continue
-            if attempt >= self.max_retries or not self._should_retry(response, creates):
-                return response
-            delay = retry_delay(attempt, response.headers, self.rand)
-            log.info("retrying %s %s after %s in %.2f s", method, url, response.status_code, delay)
-            if response.status_code == 429:
-                self.pace.hold(delay)  # the whole run slows down, not just this job
+                if creates or attempt >= self.max_retries or _past_deadline():
+                    raise self._broke(method, url, exc, creates) from None
+                self._pause(retry_delay(attempt, None, self.rand))
             else:
-                self.pace.sleep(delay)
+                if attempt >= self.max_retries or not self._should_retry(response, creates):
+                    return response
+                delay = retry_delay(attempt, response.headers, self.rand)
+                log.info("retrying %s %s after %s in %.2f s", method, url,
+                         response.status_code, delay)
+                left = time_left()
+                if left is not None and left <= delay:
+                    return response  # no time for another try: the caller sees this answer
+                if response.status_code == 429:
+                    self.pace.hold(delay)  # the whole run slows down, not just this job
+                else:
+                    self._pause(delay)
             attempt += 1
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One attempt, its timeouts cut to the deadline, its answer read whole."""
+        left = time_left()
+        if left is not None and left <= 0:
+            raise JobTimeout(f"the job's deadline passed before {method} could be sent")
+        limits = self.limits
+        cap = limits.read if left is None else max(0.01, min(limits.read, left))
+        timeout = httpx.Timeout(cap, connect=min(limits.connect, cap))
+        until = None if left is None else time.monotonic() + left
+        with self.client.stream(method, url, timeout=timeout, **kwargs) as response:
+            body = bytearray()
+            for block in response.iter_bytes():
+                body += block
+                if until is not None and time.monotonic() > until:
+                    raise httpx.ReadTimeout("the answer was still arriving at the deadline")
+                if len(body) > limits.answer_bytes:
+                    raise BackendError(f"the answer to {method} is larger than "
+                                       f"{limits.answer_bytes >> 20} MiB; refused")
+        return httpx.Response(response.status_code, headers=response.headers,
+                              content=bytes(body), request=response.request)
+
+    def _pause(self, seconds: float) -> None:
+        self.pace.sleep(_bounded(seconds))
+
+    def _broke(self, method: str, url: str, exc: Exception, creates: bool) -> Exception:
+        if isinstance(exc, httpx.TimeoutException) and _past_deadline():
+            what = ("the create got no answer before the job's deadline; the job may exist: "
+                    "run again to look for it (it is not created twice)") if creates else \
+                f"no answer to {method} {url} before the job's deadline"
+            return JobTimeout(self._scrub(what))
+        return BackendError(self._scrub(f"{method} {url} failed: {exc}"))
 
     def _should_retry(self, response: httpx.Response, creates: bool) -> bool:
         asked = retry_after(response.headers)
@@ -135,3 +216,8 @@ class Caller:
 
     def _scrub(self, text: str) -> str:
         return redact(text, self.secrets)
+
+
+def _past_deadline() -> bool:
+    left = time_left()
+    return left is not None and left <= 0.5

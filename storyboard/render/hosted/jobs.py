@@ -5,7 +5,8 @@ after any interruption (even SIGKILL) polls the existing job instead of paying f
 a note written before the create is even sent lets a rerun look for a job whose answer never
 arrived.
 A job that expired or vanished is reported and created again once. A download that breaks off
-is retried on its own; a generation is never repeated because a download failed.
+or crawls (below the minimum throughput, past its deadline) is retried on its own; a generation
+is never repeated because a download failed. Creates and polls run within the job's deadline.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from storyboard.errors import BackendError, JobFailed, JobTimeout, MediaError, RenderError
 from storyboard.media import AUDIO_ARGS, ffmpeg_exe, keyframe_interval, probe, video_args
 from storyboard.render.base import Handle, JobState, RenderJob
+from storyboard.render.hosted.http import within
 from storyboard.render.output import check_probe, partial_path, verify_render
 
 __all__ = ["render_hosted", "load_handle", "DOWNLOAD_ATTEMPTS"]
@@ -53,13 +55,16 @@ def render_hosted(backend: Any, job: RenderJob, path: Path, out_dir: Path,
 def _run_job(backend: Any, job: RenderJob, out_dir: Path,
              emit: Callable[[str, str, dict[str, Any]], None], clock: Callable[[], float],
              sleep: Callable[[float], None]) -> tuple[Handle, JobState]:
-    """Create (or resume) the job and wait until it ends on the server."""
+    """Create (or resume) the job and wait until it ends on the server, all within the job's
+    deadline (``poll.timeout``): a create or poll that never answers is cut off there."""
     shot_id = job.shot.id
     jobs_dir = out_dir / "jobs"
+    deadline = clock() + job.render.job_timeout
     handle = load_handle(jobs_dir, shot_id, job.render_key, backend.base_url)
     if handle is not None and not handle.job_id:
         # A run died between sending a create and hearing back: the job may exist, paid for.
-        handle = backend.find(job, float(handle.extra.get("pending_since", 0)))
+        with within(deadline):
+            handle = backend.find(job, float(handle.extra.get("pending_since", 0)))
     if handle is not None:
         emit("resumed", shot_id, {"job": handle.job_id})
     recreated = False
@@ -68,15 +73,17 @@ def _run_job(backend: Any, job: RenderJob, out_dir: Path,
             pending = Handle(backend.name, backend.base_url, job.model, "", job.render_key,
                              {"pending_since": time.time()})
             _save_handle(jobs_dir, shot_id, pending)  # before the create is sent
-            handle = backend.submit(job)
+            with within(deadline):
+                handle = backend.submit(job)
             _save_handle(jobs_dir, shot_id, handle)  # before the first poll, always
             emit("submitted", shot_id, {"job": handle.job_id})
-        state = _wait(backend, handle, job, clock, sleep, emit)
+        state = _wait(backend, handle, job, deadline, clock, sleep, emit)
         if state.status in ("gone", "expired") and not recreated:
             emit("warning", shot_id, {"message": f"job {handle.job_id} {state.status} on the "
                                                  "server; creating it again, once"})
             _drop_handle(jobs_dir, shot_id)
             handle, recreated = None, True
+            deadline = clock() + job.render.job_timeout
             continue
         break
     if state.status != "succeeded":
@@ -94,14 +101,19 @@ def _failure_text(state: JobState, handle: Handle) -> str:
     return f"job {handle.job_id} ended {state.status}{code}{detail}"
 
 
-def _wait(backend: Any, handle: Handle, job: RenderJob, clock: Callable[[], float],
-          sleep: Callable[[float], None],
+def _wait(backend: Any, handle: Handle, job: RenderJob, deadline: float,
+          clock: Callable[[], float], sleep: Callable[[float], None],
           emit: Callable[[str, str, dict[str, Any]], None]) -> JobState:
     render = job.render
-    deadline = clock() + render.job_timeout
     interval = render.poll_interval
     while True:
-        state = backend.poll(handle)
+        try:
+            with within(deadline):
+                state = backend.poll(handle)
+        except (JobTimeout, BackendError):
+            if clock() < deadline:
+                raise
+            state = JobState("running")  # a poll cut off at the deadline: out of time
         if state.progress is not None:
             emit("progress", job.shot.id, {"fraction": state.progress / 100})
         if state.done:
@@ -120,11 +132,12 @@ def _fetch(backend: Any, handle: Handle, job: RenderJob, path: Path) -> None:
     download, partial = partial_path(path, "download"), partial_path(path)
     try:
         for attempt in range(DOWNLOAD_ATTEMPTS):
-            try:
-                backend.download(handle, download)
+            try:  # each attempt within its own deadline; a slow one is abandoned and retried
+                with within(time.monotonic() + backend.caller.limits.download):
+                    backend.download(handle, download)
                 info = probe(download)
                 break
-            except (BackendError, MediaError) as exc:
+            except (BackendError, JobTimeout, MediaError) as exc:
                 if attempt + 1 == DOWNLOAD_ATTEMPTS:
                     raise RenderError(f"download of job {handle.job_id} failed "
                                       f"{DOWNLOAD_ATTEMPTS} times: {exc}; run again to retry "

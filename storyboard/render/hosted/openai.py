@@ -8,29 +8,27 @@ configurable and what comes back is read leniently (unknown statuses and fields 
 from __future__ import annotations
 
 import json
-import time
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from storyboard.errors import BackendError, ConfigError, JobFailed
 from storyboard.render.base import Handle, JobState, RenderJob
 from storyboard.render.capabilities import Capabilities
-from storyboard.render.hosted.base import RemoteBackend, fitted_image
+from storyboard.render.hosted.base import Refusals, RemoteBackend, Video, png
+from storyboard.render.hosted.wire import Call
 
 __all__ = ["OpenAIBackend"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "sora-2"
 UNKNOWN_MODEL_WAIT = 120.0  # assumed turnaround of one job, for estimates only
+LISTED = 20  # jobs one listing asks for when looking for a create whose answer was lost
 _STATUS = {"queued": "queued", "pending": "queued", "in_progress": "running",
            "processing": "running", "running": "running", "completed": "succeeded",
            "succeeded": "succeeded", "failed": "failed", "expired": "expired",
            "canceled": "canceled", "cancelled": "canceled"}
-_BLOCKED_CODES = {"moderation_blocked", "content_policy_violation", "content_filter"}
 
 
 @cache
@@ -45,10 +43,8 @@ class OpenAIBackend(RemoteBackend):
     key_env = "OPENAI_API_KEY"
     url_env = "OPENAI_BASE_URL"
     default_url = DEFAULT_BASE_URL
-
-    @classmethod
-    def headers(cls, api_key: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {api_key}"}
+    refusals = Refusals(blocked=frozenset({"moderation_blocked", "content_policy_violation",
+                                           "content_filter"}), blocked_words=("moderation",))
 
     @classmethod
     def capabilities(cls, model: str | None = None) -> Capabilities:
@@ -70,111 +66,63 @@ class OpenAIBackend(RemoteBackend):
         prices = info["price_per_second"]
         return float(prices.get(size, prices["default"]))
 
-    # ---- submit --------------------------------------------------------------------------
+    @classmethod
+    def request(cls, job: RenderJob) -> Call:
+        prompt, seconds = job.prompt.text, f"{job.render_seconds:g}"
+        source = job.source_remote_id
+        if job.shot.remix_of and source:
+            legacy = Call("POST", f"/videos/{source}/remix", json={"prompt": prompt})
+            return Call("POST", "/videos/edits", form={"prompt": prompt, "video[id]": source},
+                        fallback=legacy)
+        if job.shot.extend_of and source:
+            return Call("POST", "/videos/extensions",
+                        form={"prompt": prompt, "seconds": seconds, "video[id]": source})
+        form: dict[str, Any] = {"model": job.model or DEFAULT_MODEL, "prompt": prompt,
+                                "seconds": seconds, "size": job.output.size}
+        if job.shot.reference is not None:
+            form["input_reference"] = png(job, job.output.width, job.output.height, "file")
+        return Call("POST", "/videos", form=form)
 
-    def submit(self, job: RenderJob) -> Handle:
-        model = job.model or DEFAULT_MODEL
-        seconds = f"{job.render_seconds:g}"
-        since = time.time()
-        if job.shot.remix_of and job.source_remote_id:
-            response = self._edit(job)
-        elif job.shot.extend_of and job.source_remote_id:
-            response = self._post("/videos/extensions", files=_form(
-                {"prompt": job.prompt.text, "seconds": seconds,
-                 "video[id]": job.source_remote_id}))
-        else:
-            fields = {"model": model, "prompt": job.prompt.text, "seconds": seconds,
-                      "size": job.output.size}
-            files = _form(fields)
-            if job.shot.reference is not None:
-                image = fitted_image(job, job.output.width, job.output.height)
-                files.append(("input_reference", ("reference.png", image, "image/png")))
-            response = self._post("/videos", files=files)
-        video = self._created(response, job, since)
-        return Handle(self.name, self.base_url, model, str(video["id"]), job.render_key)
+    def handle(self, job: RenderJob, answer: dict[str, Any]) -> Handle:
+        return Handle(self.name, self.base_url, job.model or DEFAULT_MODEL,
+                      self.remote_id(answer["id"]), job.render_key)
 
-    def _edit(self, job: RenderJob) -> httpx.Response:
-        response = self._post("/videos/edits", files=_form(
-            {"prompt": job.prompt.text, "video[id]": job.source_remote_id or ""}))
-        if response.status_code in (404, 405):  # an older server: the legacy remix call
-            response = self._post(f"/videos/{job.source_remote_id}/remix",
-                                  json={"prompt": job.prompt.text})
-        return response
-
-    def _post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.caller.request("POST", self.base_url + path, creates=True, **kwargs)
-
-    def _created(self, response: httpx.Response, job: RenderJob, since: float) -> dict[str, Any]:
-        if response.status_code < 300:
-            return self.json(response)
-        if response.status_code >= 500:
-            # The job may exist and be billed: look for it rather than create it again.
-            found = self._find_video(job.prompt.text, since)
-            if found is not None:
-                return found
-            raise BackendError(f"the server answered {response.status_code} to create and no "
-                               "job of ours was found; not retried, so nothing is paid twice; "
-                               "run again to retry")
-        raise self._refusal(response)
-
-    def find(self, job: RenderJob, since: float) -> Handle | None:
-        """The job of this prompt created since ``since`` (epoch seconds), if the server has one."""
-        video = self._find_video(job.prompt.text, since)
-        if video is None:
-            return None
-        return Handle(self.name, self.base_url, job.model or DEFAULT_MODEL, str(video["id"]),
-                      job.render_key)
-
-    def _find_video(self, prompt: str, since: float) -> dict[str, Any] | None:
-        response = self.caller.request("GET", f"{self.base_url}/videos",
-                                       params={"limit": 20, "order": "desc"})
+    def look_for(self, job: RenderJob, since: float) -> tuple[Handle | None, bool]:
+        """The newest jobs, listed: ours if one has our prompt and was created since then."""
+        response = self.get(f"{self.base_url}/videos", params={"limit": LISTED, "order": "desc"})
         if response.status_code >= 300:
-            return None
-        for video in self.json(response).get("data", []):
-            if video.get("prompt") == prompt and float(video.get("created_at", 0)) >= since - 5:
-                return video
-        return None
+            return None, False
+        listing = self.json(response)
+        videos = [v for v in listing.get("data") or [] if isinstance(v, dict)]
+        for video in videos:
+            if video.get("prompt") == job.prompt.text and _created(video) >= since - 5:
+                return self.handle(job, video), False
+        older = any(_created(v) < since - 5 for v in videos)
+        return None, older or (len(videos) < LISTED and not listing.get("has_more"))
 
-    # ---- poll and download ------------------------------------------------------------------
+    def status_url(self, handle: Handle) -> str:
+        return f"{self.base_url}/videos/{handle.job_id}"
 
-    def poll(self, handle: Handle) -> JobState:
-        response = self.caller.request("GET", f"{self.base_url}/videos/{handle.job_id}")
-        if response.status_code == 404:
-            return JobState("gone", error_message="the server no longer knows this job")
-        if response.status_code >= 300:
-            raise self._refusal(response)
-        video = self.json(response)
-        status = _STATUS.get(str(video.get("status", "")).lower(), "running")
-        error = video.get("error") or {}
-        code = str(error.get("code") or "")
-        if status == "failed" and code in _BLOCKED_CODES:
+    def state(self, handle: Handle, answer: dict[str, Any],
+              response: httpx.Response) -> JobState:
+        status = _STATUS.get(str(answer.get("status", "")).lower(), "running")
+        error = answer.get("error") or {}
+        error = error if isinstance(error, dict) else {}
+        code, message = self.scrub(str(error.get("code") or "")), \
+            self.scrub(str(error.get("message") or ""))
+        if status == "failed" and code in self.refusals.blocked:
             status = "blocked"
         after = response.headers.get("openai-poll-after-ms")
-        return JobState(status, _number(video.get("progress")), code,
-                        self.scrub(str(error.get("message") or "")),
+        return JobState(status, _number(answer.get("progress")), code, message,
                         float(after) / 1000 if after and after.isdigit() else None)
 
-    def download(self, handle: Handle, dest: Path) -> None:
-        url = f"{self.base_url}/videos/{handle.job_id}/content"
-        response = self.stream_to(url, dest, params={"variant": "video"})
-        if response.status_code >= 300:
-            raise self._refusal(response)
-
-    # ---- errors -----------------------------------------------------------------------------
-
-    def _refusal(self, response: httpx.Response) -> Exception:
-        error, message = self.error_of(response)
-        code = str(error.get("code") or "")
-        if response.status_code == 401:
-            return ConfigError(f"the server rejected the API key (HTTP 401): {message}")
-        if code in _BLOCKED_CODES or "moderation" in message.lower():
-            return JobFailed(message, code or "moderation_blocked", blocked=True)
-        return BackendError(f"HTTP {response.status_code}: {message}")
-
-
-def _form(fields: dict[str, str]) -> list[tuple[str, Any]]:
-    return [(name, (None, value)) for name, value in fields.items()]
+    def video(self, handle: Handle) -> Video:
+        return Video(f"{self.base_url}/videos/{handle.job_id}/content", params={"variant": "video"})
 
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
+
+
+def _created(video: dict[str, Any]) -> float:
+    return _number(video.get("created_at")) or 0.0
