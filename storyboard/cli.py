@@ -124,7 +124,7 @@ def _args_render(p: argparse.ArgumentParser) -> None:
                    help="shots rendered at once (default: the number of cores for previs, "
                         "4 for hosted backends)")
     p.add_argument("--force", action="store_true", help="render again even when up to date")
-    p.add_argument("--budget", type=float, metavar="USD",
+    p.add_argument("--budget", type=_usd, metavar="USD",
                    help="refuse to start when the shots to render would cost more")
     _out_and_templates(p)
     _hosted(p)
@@ -198,6 +198,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an amount in USD, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError("must be a finite amount of at least 0")
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import tempfile
 import threading
@@ -32,6 +33,13 @@ class Faults:
     edits_missing: bool = False  # /videos/edits answers 404 (an older server: remix instead)
     poll_after_ms: int | None = None  # sent as openai-poll-after-ms on retrieves
     foreign_video: bool = False  # videos at 25 fps, with B-frames and no sound, as models send
+    lost_creates: int = 0  # the next N creates answer 500 and make no job (a listing shows none)
+    hang: str = ""  # requests whose "METHOD /path" fullmatches this never get an answer
+    trickle: str = ""  # answers to these are sent a byte at a time, ``trickle_every`` apart
+    trickle_every: float = 0.5
+    trickles: int = -1  # how many answers trickle (-1: all that match)
+    elsewhere: str = ""  # an origin the URLs this server hands out (or redirects to) point at
+    hostile_errors: bool = False  # error codes and messages repeat the key the client sent
 
 
 @dataclass
@@ -44,6 +52,7 @@ class Recorded:
     authorized: bool = False
     status: int = 0
     at: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,6 +61,7 @@ class Reply:
     body: dict[str, Any] | bytes
     headers: dict[str, str] = field(default_factory=dict)
     cut: bool = False  # send half the body, then close: a download that breaks off
+    trickle: float = 0.0  # seconds between single bytes of the body
 
 
 class FakeServer:
@@ -59,11 +69,16 @@ class FakeServer:
 
     Jobs everywhere move the same way: queued until first polled, under way for ``min_polls``
     polls and at least ``latency`` seconds, then done, unless a fault says otherwise.
+    With ``open_access`` the server answers without a key, as another host (a CDN, a
+    redirect's target) does; share ``jobs`` with the API's fake to serve its files.
     """
 
     def __init__(self, api_key: str, *, latency: float = 0.0, min_polls: int = 1,
-                 faults: Faults | None = None, port: int = 0) -> None:
+                 faults: Faults | None = None, port: int = 0,
+                 open_access: bool = False) -> None:
         self.api_key = api_key
+        self.open_access = open_access
+        self.released = threading.Event()  # set on stop: hung answers give up
         self.latency = latency  # seconds from create to done
         self.min_polls = min_polls  # polls that still show the job under way
         self.faults = faults or Faults()
@@ -89,6 +104,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self.released.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -107,10 +123,18 @@ class FakeServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @property
+    def handed_out(self) -> str:
+        """The origin of the URLs this server hands out: its own, or ``faults.elsewhere``."""
+        return self.faults.elsewhere or self.origin
+
+    def leaked(self, secret: str) -> list[Recorded]:
+        """Recorded requests that carried ``secret`` in a header or the query."""
+        return [r for r in self.requests
+                if secret in json.dumps(r.headers) or secret in json.dumps(r.query)]
+
     def calls(self, method: str, pattern: str) -> list[Recorded]:
         """Recorded requests whose path matches ``pattern`` (a regular expression)."""
-        import re
-
         return [r for r in self.requests if r.method == method and re.fullmatch(pattern, r.path)]
 
     def video(self, size: str, seconds: float, foreign: bool = False) -> bytes:
@@ -120,6 +144,13 @@ class FakeServer:
                 video = previs_video(size, seconds)
                 self._videos[key] = foreign_video(video) if foreign else video
             return self._videos[key]
+
+    def fire_trickle(self) -> bool:
+        """Whether this answer trickles: every one when ``trickles`` is -1, else counting down."""
+        with self.lock:
+            if self.faults.trickles < 0:
+                return True
+        return self.fire("trickles")
 
     def fire(self, counter: str) -> bool:
         """Whether a countdown fault (``rate_limit``, ``cut_downloads``, ...) fires now."""
@@ -224,14 +255,23 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             query = parse_qs(parts.query)
             record = Recorded(method, parts.path, query, at=time.time(),
-                              authorized=server.authorized(self.headers, query))
+                              authorized=server.authorized(self.headers, query),
+                              headers={k.lower(): v for k, v in self.headers.items()})
             with server.lock:
                 server.requests.append(record)
-            if not record.authorized:
+            faults = server.faults
+            if faults.hang and re.fullmatch(faults.hang, f"{method} {parts.path}"):
+                server.released.wait(120)  # never answers; the client must give up
+                self.close_connection = True
+                return
+            if not record.authorized and not server.open_access:
                 reply = server.unauthorized()
             else:
                 reply = server.route(method, parts.path, record, body,
                                      self.headers.get("content-type", ""))
+            if faults.trickle and re.fullmatch(faults.trickle, f"{method} {parts.path}") \
+                    and server.fire_trickle():
+                reply.trickle = faults.trickle_every
             record.status = reply.status
             self._send(reply)
 
@@ -246,8 +286,22 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
+            if reply.trickle:
+                self._trickle(data, reply.trickle)
+                return
             self.wfile.write(data[: len(data) // 2] if reply.cut else data)
             if reply.cut:
                 self.close_connection = True
+
+        def _trickle(self, data: bytes, every: float) -> None:
+            self.close_connection = True
+            for n in range(len(data)):
+                if server.released.wait(every):
+                    return
+                try:
+                    self.wfile.write(data[n:n + 1])
+                    self.wfile.flush()
+                except OSError:  # the client gave up, as it should
+                    return
 
     return Handler

@@ -9,6 +9,7 @@ as ``{"detail": [{"loc", "msg", "type"}]}`` with ``X-Fal-Retryable``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
@@ -81,7 +82,10 @@ class FakeFal(FakeServer):
             if isinstance(value, str) and value.startswith("data:image/"):
                 raw = base64.b64decode(value.split(",", 1)[1])
                 request.files[name] = {"image_size": image_size(raw), "bytes": len(raw),
+                                       "sha256": hashlib.sha256(raw).hexdigest(),
                                        "content_type": value[5:value.index(";")]}
+        if self.fire("lost_creates"):
+            return Reply(500, _detail("Internal error", "internal_server_error"))
         app = "/".join(model.split("/")[:2])
         job = _Request(uuid.uuid4().hex, app, model, data, time.time())
         with self.lock:
@@ -89,7 +93,7 @@ class FakeFal(FakeServer):
         if self.fire("error_on_create"):
             return Reply(500, _detail("Internal error", "internal_server_error"),
                          {"x-fal-retryable": "false"})
-        base = f"{self.origin}/{app}/requests/{job.id}"
+        base = f"{self.handed_out}/{app}/requests/{job.id}"
         return Reply(200, {"request_id": job.id, "status_url": f"{base}/status",
                            "response_url": base, "cancel_url": f"{base}/cancel",
                            "queue_position": 0})
@@ -106,7 +110,7 @@ class FakeFal(FakeServer):
         if state == "IN_QUEUE":
             body["queue_position"] = 0
         if state == "COMPLETED":
-            body["response_url"] = f"{self.origin}/{job.app}/requests/{job.id}"
+            body["response_url"] = f"{self.handed_out}/{job.app}/requests/{job.id}"
         return Reply(202 if state != "COMPLETED" else 200, body)
 
     def _result(self, job: _Request) -> Reply:
@@ -118,7 +122,7 @@ class FakeFal(FakeServer):
                                       "contained material flagged by a content checker.",
                                       "content_policy_violation", ["body", "prompt"]),
                          {"x-fal-retryable": "false"})
-        return Reply(200, {"video": {"url": f"{self.origin}/files/{job.id}.mp4",
+        return Reply(200, {"video": {"url": f"{self.handed_out}/files/{job.id}.mp4",
                                      "content_type": "video/mp4"}, "seed": 42})
 
     def _file(self, request_id: str) -> Reply:

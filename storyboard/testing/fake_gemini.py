@@ -10,6 +10,7 @@ blocked prompt completes without a video, with the model's text saying why.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
@@ -58,6 +59,8 @@ class FakeGemini(FakeServer):
         if m := re.fullmatch(r"/v1beta/files/([^/]+)", path):
             if request.query.get("alt") != ["media"]:
                 return Reply(400, _error(400, "alt=media is required", "INVALID_ARGUMENT"))
+            if self.faults.elsewhere:  # the file is served by another host
+                return Reply(302, b"", {"location": f"{self.faults.elsewhere}{path}?alt=media"})
             return self._file(m[1])
         return Reply(404, _error(404, f"Unknown path {path}", "NOT_FOUND"))
 
@@ -80,6 +83,8 @@ class FakeGemini(FakeServer):
         if previous and previous not in self.jobs:
             return Reply(400, _error(400, f"Interaction {previous} not found",
                                      "INVALID_ARGUMENT"))
+        if self.fire("lost_creates"):
+            return Reply(500, _error(500, "Internal error encountered.", "INTERNAL"))
         job = _Interaction(uuid.uuid4().hex[:16], data, time.time())
         with self.lock:
             self.jobs[job.id] = job
@@ -143,7 +148,8 @@ def _images(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if isinstance(block, dict) and block.get("type") == "image":
             raw = base64.b64decode(block.get("data", ""))
             images[f"input[{n}]"] = {"content_type": block.get("mime_type"),
-                                     "image_size": image_size(raw), "bytes": len(raw)}
+                                     "image_size": image_size(raw), "bytes": len(raw),
+                                     "sha256": hashlib.sha256(raw).hexdigest()}
     return images
 
 

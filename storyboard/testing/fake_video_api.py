@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import hashlib
 import json
 import re
 import time
@@ -60,6 +61,9 @@ class FakeVideoAPI(FakeServer):
 
     def route(self, method: str, path: str, request: Recorded, body: bytes,
               content_type: str) -> Reply:
+        if self.faults.hostile_errors:  # a server that repeats what it was sent
+            said = request.headers.get("authorization", "")
+            return Reply(400, _error(f"bad request from {said}", f"bad_{said}"))
         fields, files = _form(content_type, body)
         request.fields, request.files = fields, files
         own = {k: v for k, v in fields.items() if k != "video[id]"}
@@ -110,6 +114,9 @@ class FakeVideoAPI(FakeServer):
             if reference.get("image_size") != size:
                 return Reply(400, _error("Inpaint image must match the requested width and "
                                          "height", "invalid_value"))
+        if self.fire("lost_creates"):
+            return Reply(500, _error("The server had an error while processing your request.",
+                                     "server_error"))
         with self.lock:
             job = _Job(f"video_{len(self.jobs) + 1:04d}_{int(time.time() * 1000) % 100000}",
                        fields.get("model", "sora-2"), prompt, seconds, size, time.time(),
@@ -148,6 +155,9 @@ class FakeVideoAPI(FakeServer):
             return Reply(404, _error(f"Video {job_id} not found", "not_found"))
         if self._status(job)[0] != "completed":
             return Reply(400, _error("Video is not ready yet", "video_not_ready"))
+        if self.faults.elsewhere:  # the video is served by another host
+            return Reply(302, b"", {"location": f"{self.faults.elsewhere}/v1/videos/{job_id}"
+                                                "/content?variant=video"})
         return self.download(job.size, float(job.seconds))
 
     def _status(self, job: _Job) -> tuple[str, dict[str, Any] | None]:
@@ -206,5 +216,6 @@ def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str
             fields[str(name)] = data.decode()
         else:
             files[str(name)] = {"filename": filename, "content_type": part.get_content_type(),
-                                "bytes": len(data), "image_size": image_size(data)}
+                                "bytes": len(data), "image_size": image_size(data),
+                                "sha256": hashlib.sha256(data).hexdigest()}
     return fields, files

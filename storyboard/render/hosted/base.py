@@ -324,8 +324,8 @@ class RemoteBackend:
         code, message = self.error_fields(response)
         status, table = response.status_code, self.refusals
         kind: Kind = "other"
-        if status in table.auth:
-            kind = "auth"
+        if status in table.auth and self.is_own_origin(str(response.request.url)):
+            kind = "auth"  # another host's 401 says nothing about our key (it never got it)
         elif code.lower() in table.blocked or any(w in message.lower()
                                                   for w in table.blocked_words):
             kind = "blocked"
