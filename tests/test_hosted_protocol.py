@@ -19,7 +19,7 @@ from storyboard.format.validate import load_storyboard
 from storyboard.media import probe
 from storyboard.render.base import BackendConfig, Handle, JobState, RenderJob
 from storyboard.render.capabilities import Capabilities
-from storyboard.render.hosted.base import Refusals, RemoteBackend, Video, wire_seconds
+from storyboard.render.hosted.base import Refusals, RemoteBackend, Video
 from storyboard.render.hosted.wire import Call
 from storyboard.testing._server import FakeServer, Recorded, Reply
 from storyboard.testing.fake_fal import FakeFal
@@ -74,7 +74,7 @@ class EchoBackend(RemoteBackend):
 
     @classmethod
     def request(cls, job: RenderJob) -> Call:
-        return Call("POST", "/jobs", json={"text": job.prompt.text, "secs": wire_seconds(job)})
+        return Call("POST", "/jobs", json={"text": job.prompt.text, "secs": job.render_seconds})
 
     def handle(self, job: RenderJob, answer: dict[str, Any]) -> Handle:
         return Handle(self.name, self.base_url, job.model, self.remote_id(answer["job"]),
