@@ -122,3 +122,25 @@ def test_shotlist_agrees_with_the_plan_and_csv_cells_are_inert(tmp_path: Path) -
     plan = json.loads(run_cli("plan", HARBOR, "--format", "json").stdout)["plan"]
     assert [(r["in"], r["out"]) for r in data["shots"]] == [
         (s["record_in"]["timecode"], s["record_out"]["timecode"]) for s in plan["shots"]]
+
+
+def test_shot_numbers_default_by_position_and_must_be_unique(tmp_path: Path) -> None:
+    board = tmp_path / "n.yaml"
+    board.write_text("version: 1\ntitle: n\nshots:\n  - {id: a, number: 12, action: x}\n"
+                     "  - {id: b, number: 12A, action: x}\n  - {id: c, action: x}\n")
+    rows = list(csv.reader(io.StringIO(run_cli("shotlist", board, "--format", "csv").stdout)))
+    assert [r[0] for r in rows[1:-1]] == ["12", "12A", "3"]
+    board.write_text(board.read_text() + "  - {id: d, number: '12', action: x}\n")
+    result = run_cli("validate", board)
+    assert result.returncode == 1
+    assert f"{board}:7:21: error: shot number 12 is already used by shot 'a'" in result.stdout
+    board.write_text(board.read_text().replace("number: '12'", "number: '12 B'"))
+    assert f"{board}:7:21: error:" in run_cli("validate", board).stdout
+
+
+def test_a_remix_does_not_inherit_its_sources_number(tmp_path: Path) -> None:
+    board = tmp_path / "r.yaml"
+    board.write_text("version: 1\ntitle: r\nshots:\n  - {id: a, number: 7A, action: x}\n"
+                     "  - {id: b, remix_of: a, edit: make it blue}\n")
+    loaded, _ = load_storyboard(board)
+    assert [s.number for s in loaded.shots] == ["7A", "2"]

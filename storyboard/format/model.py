@@ -189,10 +189,11 @@ class Shot:
     extend_of: str | None = None
     # where each top-level field came from in the document: the shot, defaults, or a remix source
     origin: Mapping[str, JsonPath] = field(default_factory=dict, compare=False, repr=False)
+    number: str = ""  # the production's shot number ("12A"); resolve sets 1, 2, 3... by default
 
-    @property
-    def number(self) -> int:
-        return self.index + 1
+    def __post_init__(self) -> None:
+        if not self.number:
+            object.__setattr__(self, "number", str(self.index + 1))
 
     @property
     def source(self) -> str | None:

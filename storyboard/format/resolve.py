@@ -28,7 +28,7 @@ __all__ = ["resolve", "merge", "DEFAULT_SECONDS", "DEFAULT_TRANSITION_SECONDS"]
 
 DEFAULT_SECONDS = 4.0
 DEFAULT_TRANSITION_SECONDS = 0.5
-_NOT_INHERITED_BY_REMIX = ("id", "transition", "notes", "remix_of", "edit", "extend_of")
+_NOT_INHERITED_BY_REMIX = ("id", "number", "transition", "notes", "remix_of", "edit", "extend_of")
 # An extension continues its source: it keeps the look but brings its own time and events.
 _NOT_INHERITED_BY_EXTENSION = (*_NOT_INHERITED_BY_REMIX, "seconds", "beats", "action")
 _AUDIO_NOT_INHERITED_BY_EXTENSION = ("sfx", "dialogue", "file")
@@ -98,6 +98,7 @@ def _shot(index: int, v: dict[str, Any], origin: dict[str, JsonPath], folder: Pa
     return Shot(
         id=v["id"],
         index=index,
+        number=str(v.get("number", index + 1)),
         seconds=seconds,
         action=v.get("action", ""),
         reference=_path(folder, v.get("reference")),

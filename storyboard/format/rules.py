@@ -5,6 +5,7 @@ Every rule receives the resolved Storyboard and a RuleContext; rules never raise
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ __all__ = ["RULES", "RuleContext", "check_rules"]
 
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
 _EPS = 1e-6
+_NUMBER = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,7}")
 
 
 @dataclass
@@ -48,6 +50,20 @@ def unique_ids(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
             yield Problem(shot.where("id"), f"shot id '{shot.id}' is already used by shot "
                           f"{first[shot.id].number}; ids name the render files, so make it unique")
         first.setdefault(shot.id, shot)
+
+
+def unique_numbers(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    first: dict[str, Shot] = {}
+    for shot in board.shots:
+        here = shot.where("number") if "number" in shot.origin else shot.where("id")
+        if not _NUMBER.fullmatch(shot.number):
+            yield Problem(here, f"shot number {shot.number!r}: use letters, digits, '.', '-' or "
+                          "'_', at most 8 characters (it names the EDL reel)")
+        elif shot.number in first:
+            yield Problem(here, f"shot number {shot.number} is already used by shot "
+                          f"'{first[shot.number].id}'; give this one another number "
+                          f"(e.g. {shot.number}A for an insert)")
+        first.setdefault(shot.number, shot)
 
 
 def action_present(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
@@ -183,7 +199,7 @@ def backend_can_render(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]
 
 
 RULES: tuple[Rule, ...] = (
-    unique_ids, action_present, beats_fit, cue_times, cast_known, derived_sources,
+    unique_ids, unique_numbers, action_present, beats_fit, cue_times, cast_known, derived_sources,
     transitions_fit, files_usable, backend_can_render,
 )  # fmt: skip
 
