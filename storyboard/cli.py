@@ -229,6 +229,23 @@ def _args_fake_api(p: argparse.ArgumentParser) -> None:
                    help="seconds from create to completed (default 2)")
 
 
+def _args_review(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--dest", type=Path, metavar="DIR",
+                   help="where the review folder goes (default: review/ in the render folder)")
+    _out_and_templates(p)
+    _common(p)
+
+
+def _args_contact_sheet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--format", choices=("png", "pdf"), default="png")
+    p.add_argument("--dest", type=Path, metavar="FILE",
+                   help="the file to write (default: <stem>-contact.<format> in the render folder)")
+    _out_and_templates(p)
+    _common(p)
+
+
 def _args_schema(p: argparse.ArgumentParser) -> None:
     p.add_argument("--write", type=Path, metavar="DIR",
                    help="write DIR/storyboard.schema.json (refresh the copy editors read)")
@@ -495,6 +512,42 @@ def cmd_fake_api(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    from storyboard.compile import compile_storyboard
+    from storyboard.render.stage import default_out_dir
+    from storyboard.review.page import write_review
+
+    board = _load(args)
+    out_dir = args.out or default_out_dir(board)
+    page = write_review(board, compile_storyboard(board, args.templates),
+                        args.backend or board.render.backend, out_dir,
+                        args.dest or out_dir / "review")
+    if not args.quiet:
+        edit = "the edit and " if page.edit else "no edit (not stitched), "
+        print(f"review page: {edit}{page.takes} playable take(s) of {page.shots} shot(s)",
+              file=sys.stderr)
+    print(page.index)
+    return EXIT_OK
+
+
+def cmd_contact_sheet(args: argparse.Namespace) -> int:
+    from storyboard.compile import compile_storyboard
+    from storyboard.render.stage import default_out_dir
+    from storyboard.review.contact_sheet import write_contact_sheet
+
+    board = _load(args)
+    out_dir = args.out or default_out_dir(board)
+    dest = args.dest or out_dir / f"{board.stem}-contact.{args.format}"
+    sheet = write_contact_sheet(board, compile_storyboard(board, args.templates),
+                                args.backend or board.render.backend, out_dir, dest, args.format)
+    if not args.quiet:
+        print(f"contact sheet: {sheet.shots} shot(s) on {sheet.pages} page(s)"
+              + (f", {len(sheet.missing)} without frames: {', '.join(sheet.missing)}"
+                 if sheet.missing else ""), file=sys.stderr)
+    print(sheet.path)
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from storyboard.format.schema import schema_text
     from storyboard.scaffold import write_schema
@@ -674,4 +727,8 @@ _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], Non
                  _args_fake_api),
     "status": (cmd_status, "each shot: rendered / stale / missing / failed", _args_status),
     "schema": (cmd_schema, "print the JSON Schema of the format", _args_schema),
+    "review": (cmd_review, "write a static review page: the edit, every shot and its takes",
+               _args_review),
+    "contact-sheet": (cmd_contact_sheet, "key frames of every shot in a grid (png or pdf)",
+                      _args_contact_sheet),
 }
