@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from storyboard.edit.plan import plan_edit
+from storyboard.edit.plan import build_plan
 from storyboard.format.validate import load_storyboard
-from storyboard.media import keyframe_interval
+from storyboard.manifest import load_manifest
 
 from conftest import EXAMPLES, run_cli
 
@@ -85,7 +85,12 @@ def page(browser, harbor: Path):
 
 def _plan(index: Path):
     board, _ = load_storyboard(index.parents[3] / "harbor-short.yaml")
-    return board, plan_edit(board.shots, board.output.fps, keyframe_interval(board.output.fps))
+    return board, build_plan(board, load_manifest(index.parents[1]), index.parents[1])
+
+
+def _record_in(plan, n: int) -> float:
+    """Where shot ``n`` (0-based) is cut in, in seconds of the edit."""
+    return plan.shots[n].record_in / plan.fps
 
 
 def _wait_ready(page, selector: str, state: int = 4) -> None:
@@ -113,7 +118,7 @@ def test_clicking_shot_3_seeks_to_its_record_in(page, harbor: Path) -> None:
     assert thumbs.count() == len(board.shots)
     thumbs.nth(2).click()
     page.wait_for_function("!document.getElementById('edit').seeking")
-    record_in = plan.spans[2].start / plan.fps
+    record_in = _record_in(plan, 2)
     assert abs(page.evaluate("document.getElementById('edit').currentTime") - record_in) < 1e-3
     assert thumbs.nth(2).get_attribute("aria-current") == "true"
     assert [thumbs.nth(i).get_attribute("aria-current") for i in (0, 1, 3)] == [None] * 3
@@ -123,12 +128,12 @@ def test_the_strip_follows_playback(page, harbor: Path) -> None:
     _, plan = _plan(harbor)
     _wait_ready(page, "#edit")
     # the player's own scrubber, not the strip: into shot 2
-    into_second = plan.spans[1].start / plan.fps + 0.5
+    into_second = _record_in(plan, 1) + 0.5
     page.evaluate(f"document.getElementById('edit').currentTime = {into_second}")
     page.wait_for_function("document.querySelectorAll('#strip .thumb')[1]"
                            ".getAttribute('aria-current') === 'true'")
     # then play across the cut into shot 4 and see the strip move on by itself
-    just_before = plan.spans[3].start / plan.fps - 0.3
+    just_before = _record_in(plan, 3) - 0.3
     page.evaluate(f"(() => {{ const v = document.getElementById('edit'); v.muted = true;"
                   f" v.currentTime = {just_before}; v.play(); }})()")
     page.wait_for_function("document.querySelectorAll('#strip .thumb')[3]"
@@ -145,11 +150,11 @@ def test_keyboard_alone_moves_between_shots_and_plays(page, harbor: Path) -> Non
     page.keyboard.press("n")
     page.wait_for_function("!document.getElementById('edit').seeking")
     assert abs(page.evaluate("document.getElementById('edit').currentTime")
-               - plan.spans[2].start / plan.fps) < 1e-3
+               - _record_in(plan, 2)) < 1e-3
     assert page.evaluate("document.activeElement.getAttribute('aria-label')").startswith("Shot 3,")
     page.keyboard.press("p")
     assert abs(page.evaluate("document.getElementById('edit').currentTime")
-               - plan.spans[1].start / plan.fps) < 1e-3
+               - _record_in(plan, 1)) < 1e-3
     page.evaluate("document.getElementById('edit').muted = true")
     page.keyboard.press("k")
     page.wait_for_function("!document.getElementById('edit').paused")

@@ -17,12 +17,12 @@ from typing import Any
 
 from storyboard import __version__
 from storyboard.compile import PART_NAMES, ShotPrompt
-from storyboard.edit.plan import plan_edit, timecode
+from storyboard.edit.plan import PlannedShot, build_plan
 from storyboard.edit.stitch import edit_path
+from storyboard.edit.timecode import timecode
 from storyboard.errors import MediaError, StoryboardError
 from storyboard.format.model import Shot, Storyboard
 from storyboard.manifest import file_sha256, load_manifest
-from storyboard.media import keyframe_interval
 from storyboard.render.takes import Take, shot_takes
 from storyboard.review.frames import frame_image, jpeg_bytes
 
@@ -70,15 +70,15 @@ class _Assembler:
         self.board, self.backend, self.out_dir, self.root = board, backend, out_dir, root
         self.prompts = dict(zip((s.id for s in board.shots), prompts, strict=True))
         self.takes = takes
-        self.plan = plan_edit(board.shots, board.output.fps, keyframe_interval(board.output.fps))
+        self.manifest = load_manifest(out_dir)
+        self.plan = build_plan(board, self.manifest, out_dir)
         self.height = round(THUMB_WIDTH * board.output.height / board.output.width)
         (root / "media").mkdir(parents=True)
         (root / "thumbs").mkdir()
 
     def context(self) -> dict[str, Any]:
         board = self.board
-        shots = [self._shot(shot, span.start, span.end)
-                 for shot, span in zip(board.shots, self.plan.spans, strict=True)]
+        shots = [self._shot(planned) for planned in self.plan.shots]
         costs = [t.cost for group in self.takes.values() for t in group]
         return {
             "version": __version__, "title": board.title, "description": board.description,
@@ -94,7 +94,7 @@ class _Assembler:
         info: dict[str, Any] = {"seconds": f"{seconds:.6f}", "length": _length(seconds),
                                 "src": "", "missing": ""}
         path = edit_path(self.board, self.out_dir)
-        recorded = load_manifest(self.out_dir).get("edit") or {}
+        recorded = self.manifest.get("edit") or {}
         if not path.is_file():
             info["missing"] = "The edit is not stitched yet: run storyboard stitch (or build)."
         elif recorded.get("frames") != self.plan.frames or \
@@ -105,8 +105,9 @@ class _Assembler:
             info["src"] = self._media(path, f"media/{self.board.stem}.mp4")
         return info
 
-    def _shot(self, shot: Shot, first: int, last: int) -> dict[str, Any]:
-        fps = self.plan.fps
+    def _shot(self, planned: PlannedShot) -> dict[str, Any]:
+        shot, fps = planned.shot, self.plan.fps
+        first, last = planned.record_in, planned.record_out
         prompt = self.prompts[shot.id]
         takes = self.takes[shot.id]
         circled = next((t for t in takes if t.circled), None)
@@ -114,7 +115,7 @@ class _Assembler:
         cards = [self._take(shot, t) for t in takes]
         poster = next((t["poster"] for t in cards if t["circled"] and t["poster"]), "")
         return {
-            "id": shot.id, "number": shot.number, "anchor": anchor,
+            "id": shot.id, "number": planned.number, "anchor": anchor,
             "in_seconds": f"{first / fps:.6f}", "tc_in": timecode(first, fps),
             "tc_out": timecode(last, fps), "length": f"{shot.seconds:g} s",
             "transition": _transition(shot), "backend": self.backend,
