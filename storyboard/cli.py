@@ -221,7 +221,8 @@ def _args_estimate(p: argparse.ArgumentParser) -> None:
 
 
 def _args_fake_api(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--protocol", choices=("openai", "fal", "gemini"), default="openai",
+    p.add_argument("--protocol", choices=("openai", "fal", "gemini", "runway"),
+                   default="openai",
                    help="which API to fake (default openai: /v1/videos)")
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
     p.add_argument("--key", default="sk-fake", help="the API key it accepts (default sk-fake)")
@@ -502,9 +503,11 @@ def _duration(seconds: float) -> str:
 def cmd_fake_api(args: argparse.Namespace) -> int:
     from storyboard.testing.fake_fal import FakeFal
     from storyboard.testing.fake_gemini import FakeGemini
+    from storyboard.testing.fake_runway import FakeRunway
     from storyboard.testing.fake_video_api import FakeVideoAPI
 
-    kind = {"openai": FakeVideoAPI, "fal": FakeFal, "gemini": FakeGemini}[args.protocol]
+    kind = {"openai": FakeVideoAPI, "fal": FakeFal, "gemini": FakeGemini,
+            "runway": FakeRunway}[args.protocol]
     api = kind(args.key, latency=args.latency, port=args.port)
     print(f"fake {args.protocol} API on {api.url} (key {args.key!r}); Ctrl-C stops it",
           file=sys.stderr, flush=True)

@@ -21,7 +21,11 @@ class Capabilities:
     remix: bool = False  # remix_of: a focused edit of an earlier render
     extend: bool = False  # extend_of: continue an earlier render
     audio: bool = False  # the backend makes sound
-    price_per_second: float | None = None  # USD; None when unknown
+    price_per_second: float | None = None  # USD; None when unknown (silent, if sound costs more)
+    last_frame: bool = False  # an end frame can anchor the last frame
+    reference_images: int = 0  # extra reference images (characters, objects) the model takes
+    seed: bool = False  # a seed is sent: takes can be reproduced
+    audio_price_per_second: float | None = None  # USD with sound; None: as price_per_second
     wait: float = 0.0  # assumed turnaround of one job in seconds (estimates only)
 
     def overridden(self, render: RenderSettings) -> Capabilities:
@@ -32,9 +36,14 @@ class Capabilities:
             changes["durations"] = tuple(float(d) for d in preset["durations"])
         if preset.get("aspect_ratios"):
             changes["aspect_ratios"] = tuple(preset["aspect_ratios"])
-        for name in ("price_per_second", "wait", "audio"):
+        for name in ("price_per_second", "wait", "audio", "audio_price_per_second"):
             if preset.get(name) is not None:
                 changes[name] = preset[name]
+        if "end_image_field" in preset or "last_frame_model" in preset:
+            changes["last_frame"] = bool(preset.get("end_image_field")
+                                         or preset.get("last_frame_model"))
+        if "seed_field" in preset:
+            changes["seed"] = bool(preset["seed_field"])
         if render.sizes is not None:
             changes["sizes"] = render.sizes
         if render.durations is not None:

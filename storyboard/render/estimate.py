@@ -6,11 +6,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from storyboard.compile import ShotPrompt
-from storyboard.format.model import Storyboard
+from storyboard.format.model import Shot, Storyboard
+from storyboard.render.capabilities import Capabilities
 from storyboard.render.registry import load_backend
 from storyboard.render.stage import shot_states
+from storyboard.render.wants import wants_audio
 
 __all__ = ["Estimate", "ShotEstimate", "estimate"]
 
@@ -65,13 +68,10 @@ def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str
     caps = backend.capabilities(board.render.model).overridden(board.render)
     stated = board.render.price_per_second is not None or (
         board.render.preset or {}).get("price_per_second") is not None
-    price = caps.price_per_second  # the storyboard's own figure wins, then the model's table
-    if not stated and hasattr(backend, "price_per_second"):
-        price = backend.price_per_second(board.render.model, board.output.size)
     states = {s.shot_id: s.state for s in shot_states(board, prompts, backend_name, out_dir)}
     mode = board.render.duration
-    shots = tuple(ShotEstimate(s.id, s.seconds, price, states[s.id] == "rendered",
-                               caps.render_seconds(s.seconds, mode))
+    shots = tuple(ShotEstimate(s.id, s.seconds, _price(backend, board, caps, s, stated),
+                               states[s.id] == "rendered", caps.render_seconds(s.seconds, mode))
                   for s in board.shots if not only or s.id in only)
     todo = [s for s in shots if not s.rendered]
     if caps.wait:  # hosted: jobs run side by side, each taking about caps.wait
@@ -80,3 +80,18 @@ def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str
         scale = board.output.width * board.output.height / (1280 * 720)
         wait = sum(s.rendered_seconds for s in todo) * PREVIS_SECONDS_PER_SECOND_720P * scale
     return Estimate(backend_name, board.render.model, shots, wait)
+
+
+def _price(backend: Any, board: Storyboard, caps: Capabilities, shot: Shot,
+           stated: bool) -> float | None:
+    """The storyboard's own figure wins, then the model's table; a shot that asks for sound
+    pays the model's price with sound (see render/wants.py)."""
+    audio = caps.audio and caps.audio_price_per_second is not None and wants_audio(shot)
+    if stated:  # with sound too, unless the storyboard gives that figure as well
+        own = (board.render.preset or {}).get("audio_price_per_second")
+        return float(own) if audio and own is not None else caps.price_per_second
+    if not hasattr(backend, "price_per_second"):
+        return caps.audio_price_per_second if audio else caps.price_per_second
+    if audio:
+        return backend.price_per_second(board.render.model, board.output.size, audio=True)
+    return backend.price_per_second(board.render.model, board.output.size)

@@ -16,7 +16,8 @@ GROUP = "storyboard.backends"
 _BUILTIN = {"previs": "storyboard.render.previs:PrevisBackend",
             "openai": "storyboard.render.hosted.openai:OpenAIBackend",
             "fal": "storyboard.render.hosted.fal:FalBackend",
-            "gemini": "storyboard.render.hosted.gemini:GeminiBackend"}
+            "gemini": "storyboard.render.hosted.gemini:GeminiBackend",
+            "runway": "storyboard.render.hosted.runway:RunwayBackend"}
 
 
 def available() -> list[str]:

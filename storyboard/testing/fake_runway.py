@@ -6,8 +6,8 @@ pixel pair, ``seed``, ``audio``) and answer ``{"id"}``; ``GET /v1/tasks/{id}`` m
 PENDING → RUNNING → SUCCEEDED with ``output: [url]`` (or FAILED with ``failureCode``);
 ``DELETE /v1/tasks/{id}`` cancels a running task and deletes a finished one. Every request
 needs ``Authorization: Bearer`` and ``X-Runway-Version``. Output URLs are signed and need no
-key: the fake records whether a key came with them anyway (``keyed_downloads``). Runway cannot
-list tasks, and neither can this fake.
+key; they point at ``faults.elsewhere`` when set (a CDN: an ``open_access`` fake sharing
+``jobs``). Runway cannot list tasks, and neither can this fake.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -54,13 +53,9 @@ class FakeRunway(FakeServer):
     def __init__(self, api_key: str = "key_fake", **kwargs: Any) -> None:
         super().__init__(api_key, **kwargs)
         self.throttled_polls = 0  # polls that show THROTTLED before a task starts
-        self.keyed_downloads: list[bool] = []  # per signed download: did a key come with it
-        self._request = threading.local()  # this handler thread's X-Runway-Version
 
     def authorized(self, headers: Any, query: dict[str, list[str]]) -> bool:
-        self._request.version = headers.get("x-runway-version")
         if "_sig" in query:  # a signed output URL: the signature is the credential
-            self.keyed_downloads.append(headers.get("authorization") is not None)
             return True
         return headers.get("authorization") == f"Bearer {self.api_key}"
 
@@ -71,7 +66,7 @@ class FakeRunway(FakeServer):
               content_type: str) -> Reply:
         if m := re.fullmatch(r"/files/([0-9a-f-]+)\.mp4", path):
             return self._file(m[1], request.query)
-        if getattr(self._request, "version", None) != VERSION:
+        if request.headers.get("x-runway-version") != VERSION:
             return Reply(400, {"error": "The X-Runway-Version header is missing or not a "
                                         f"supported version (use {VERSION})."})
         if method == "POST" and path in ("/v1/image_to_video", "/v1/text_to_video"):
@@ -136,7 +131,7 @@ class FakeRunway(FakeServer):
                                "failure": "The prompt text did not pass our content "
                                           "moderation.",
                                "failureCode": "SAFETY.INPUT.TEXT"})
-        url = f"{self.origin}/files/{task.id}.mp4?_sig={task.id[:8]}&_exp=172800"
+        url = f"{self.handed_out}/files/{task.id}.mp4?_sig={task.id[:8]}&_exp=172800"
         return Reply(200, {**base, **cost, "status": "SUCCEEDED", "output": [url]})
 
     def _delete(self, task_id: str) -> Reply:

@@ -100,9 +100,13 @@ def resolution_tier(short_side: int, tiers: list[str] | tuple[str, ...]) -> str:
 def fitted_image(job: RenderJob, width: int, height: int) -> bytes:
     """The shot's reference fitted to exactly width x height (cover or contain), as PNG."""
     assert job.shot.reference is not None
-    path = job.shot.reference
+    return fitted_file(job.shot.reference, job.shot.fit, width, height)
+
+
+def fitted_file(path: Path, fit: str, width: int, height: int) -> bytes:
+    """Any image (a reference, an end frame) fitted to exactly width x height, as PNG."""
     stat = path.stat()
-    return _fitted(path, stat.st_mtime_ns, stat.st_size, width, height, job.shot.fit)
+    return _fitted(path, stat.st_mtime_ns, stat.st_size, width, height, fit)
 
 
 @lru_cache(maxsize=16)  # render keys and the create both need it: fitted once per run
@@ -122,6 +126,10 @@ def _fitted(path: Path, mtime: int, size: int, width: int, height: int, fit: str
 
 def png(job: RenderJob, width: int, height: int, travels: Any = "base64") -> Blob:
     return Blob(fitted_image(job, width, height), "image/png", travels)
+
+
+def png_file(path: Path, fit: str, width: int, height: int, travels: Any = "base64") -> Blob:
+    return Blob(fitted_file(path, fit, width, height), "image/png", travels)
 
 
 class RemoteBackend:
