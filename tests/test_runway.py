@@ -188,11 +188,13 @@ def test_cut_off_download_is_retried_without_a_new_create(tmp_path: Path,
 
 
 def test_a_wrong_key_stops_the_run_and_never_leaks(tmp_path: Path, runway: FakeRunway) -> None:
-    result = cli(runway, "render", board(tmp_path, THREE), key="key_WRONG-0000")
+    result = cli(runway, "render", board(tmp_path, THREE), "--jobs", "1",
+                 key="key_WRONG-0000")
     assert result.returncode == 1  # a refused key is a setup problem, not a failed shot
+    assert result.stderr.count("rejected the API key") == 1, result.stderr
     assert "runway: the server rejected the API key in $RUNWAYML_API_SECRET (HTTP 401)" \
         in result.stderr
-    assert len(creates(runway)) == 1  # nothing more was sent with a refused key
+    assert len(runway.requests) == 1  # the first refusal; nothing more was sent
     assert "key_WRONG-0000" not in result.stdout + result.stderr
     missing = run_cli("render", board(tmp_path, THREE), "--base-url", runway.url,
                       env={"RUNWAYML_API_SECRET": ""})
