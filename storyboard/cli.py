@@ -168,6 +168,20 @@ def _args_plan(p: argparse.ArgumentParser) -> None:
     _common(p)
 
 
+def _args_export(p: argparse.ArgumentParser) -> None:
+    from storyboard.edit.export import FORMATS
+
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--format", choices=tuple(FORMATS), default="otio",
+                   help="otio (Resolve, Premiere), otioz (with the media), edl (CMX 3600), "
+                        "fcp7xml, fcpxml or aaf (default otio)")
+    p.add_argument("--out", type=Path, metavar="PATH",
+                   help="the file to write (default: renders/<stem>/<stem>.<format's suffix>)")
+    p.add_argument("--renders", type=Path, metavar="DIR",
+                   help="render folder to read (default: renders/<file stem>/)")
+    _common(p)
+
+
 def _format_option(p: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:
     """--format, with --json kept as an alias of --format json."""
     p.add_argument("--format", choices=choices, default=choices[0],
@@ -438,6 +452,28 @@ def cmd_plan(args: argparse.Namespace) -> int:
         write_json(envelope("plan", board.path, {"plan": plan_record(plan)}), sys.stdout)
     else:
         sys.stdout.write(plan_table(plan))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from storyboard.edit.export import FORMATS, export_plan
+    from storyboard.edit.plan import build_plan
+    from storyboard.manifest import load_manifest
+    from storyboard.render.stage import default_out_dir
+
+    board = _load(args)
+    out_dir = args.renders or default_out_dir(board)
+    dest = args.out or out_dir / f"{board.stem}{FORMATS[args.format].suffix}"
+    if dest.is_dir() or dest.resolve() == board.path.resolve() or \
+            dest.resolve().parent == (out_dir / "shots").resolve():
+        raise UsageError(f"--out {dest}: name a new file for the export (not a folder, the "
+                         "storyboard or a render)")
+    result = export_plan(build_plan(board, load_manifest(out_dir), out_dir), args.format, dest)
+    if not args.quiet:
+        for warning in result.warnings:
+            print(f"warning: {args.format}: {warning}", file=sys.stderr)
+        print(f"exported {result.clips} shots as {args.format}", file=sys.stderr)
+    print(result.path)
     return EXIT_OK
 
 
@@ -724,6 +760,8 @@ _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], Non
                  _args_shotlist),
     "plan": (cmd_plan, "the edit plan: shots in edit order with record and source in/out, "
              "transitions, markers, audio", _args_plan),
+    "export": (cmd_export, "the edit for an editing room: otio, otioz, edl, fcp7xml, fcpxml, aaf",
+               _args_export),
     "estimate": (cmd_estimate, "seconds, cost and expected wait per shot and in all",
                  _args_estimate),
     "fake-api": (cmd_fake_api, "serve a fake hosted video API on 127.0.0.1 for tests",
