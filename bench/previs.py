@@ -48,7 +48,7 @@ from storyboard.render.previs import PrevisBackend
 from storyboard.format.validate import load_storyboard
 board, _ = load_storyboard(Path(sys.argv[1]))
 prompt = compile_storyboard(board)[0]
-job = RenderJob(board.shots[0], prompt, board.output, None, "bench", 1, True, board.title)
+job = RenderJob(board.shots[0], prompt, board.output, None, "bench", True, board.title)
 start = time.perf_counter()
 PrevisBackend().render(job, Path(sys.argv[2]))
 elapsed = time.perf_counter() - start

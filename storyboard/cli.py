@@ -334,7 +334,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     results = render_storyboard(board, prompts, backend, out_dir, only=args.shot, jobs=jobs,
                                 force=args.force, on_event=reporter, config=_config(args, board))
     reporter.summary(results)
-    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+    return EXIT_FAILED if any(r.status in ("failed", "skipped") for r in results) else EXIT_OK
 
 
 def _jobs(args: argparse.Namespace, backend: str) -> int:
@@ -403,7 +403,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     results = render_storyboard(board, prompts, backend, out_dir, jobs=jobs, force=args.force,
                                 on_event=reporter, config=_config(args, board))
     reporter.summary(results)
-    failed = [r.shot_id for r in results if r.status == "failed"]
+    failed = [r.shot_id for r in results if r.status in ("failed", "skipped")]
     if failed and not args.allow_missing:
         print(f"error: not stitching: {len(failed)} shot(s) failed: {', '.join(failed)}; "
               "fix them and build again (finished shots are kept), or pass --allow-missing",
@@ -492,8 +492,53 @@ def cmd_status(args: argparse.Namespace) -> int:
         width = max(len(s.shot_id) for s in states)
         for s in states:
             print(f"{s.shot_id:<{width}}  {s.state:<8}  {s.error or s.path}")
+        orphans = _orphans(args, board, prompts, out_dir)
+        if orphans:
+            print(f"{len(orphans)} orphan take(s) ({_megabytes(orphans.bytes)}) no shot refers "
+                  f"to; storyboard clean {args.file} removes them")
     behind = [s for s in states if s.state != "rendered"]
     return EXIT_FAILED if args.check and behind else EXIT_OK
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from storyboard.render.clean import clean
+    from storyboard.render.stage import default_out_dir
+
+    board = _load(args)
+    out_dir = args.out or default_out_dir(board)
+    orphans = _orphans(args, board, _compile(args, board), out_dir)
+    for key in orphans.takes:
+        print(f"{'would remove' if args.dry_run else 'removing'} takes/{key}.mp4")
+    for path in orphans.shot_files:
+        print(f"{'would remove' if args.dry_run else 'removing'} shots/{path.name}")
+    if not args.dry_run:
+        clean(orphans, out_dir)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {len(orphans.takes)} take(s) and {len(orphans.shot_files)} shot file(s), "
+          f"{_megabytes(orphans.bytes)}")
+    return EXIT_OK
+
+
+def _orphans(args: argparse.Namespace, board, prompts, out_dir: Path):
+    """Takes that neither this run's settings, render, nor any render target refers to."""
+    from storyboard.format.validate import load_storyboard
+    from storyboard.render.clean import find_orphans
+
+    boards = [board]
+    if args.target or args.backend:
+        boards.append(load_storyboard(args.file, allow_outside_paths=args.allow_outside_paths)[0])
+    return find_orphans(boards, prompts, out_dir)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def _args_clean(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--dry-run", action="store_true", help="say what would go, remove nothing")
+    _out_and_templates(p)
+    _common(p)
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -711,10 +756,12 @@ class Reporter:
         self.done = 0
 
     def __call__(self, kind: str, shot_id: str, info: dict) -> None:
-        if kind in ("rendered", "reused", "failed"):
+        if kind in ("rendered", "reused", "failed", "skipped"):
             self.done += 1
-        if kind == "failed":
-            self._line(f"failed   {shot_id}: {info['error']}")
+        if kind in ("failed", "skipped"):
+            self._line(f"{kind:<8} {shot_id}: {info['error']}")
+        elif kind == "note":
+            self._line(f"note     {shot_id}: {info['message']}")
         elif kind == "warning":
             self._line(f"warning  {shot_id}: {info['message']}")
         elif kind in ("submitted", "resumed") and self.live:
@@ -729,16 +776,18 @@ class Reporter:
     def _line(self, text: str) -> None:
         if self.live:
             sys.stderr.write("\r\x1b[K")
-        if not self.quiet or text.startswith("failed"):
+        if not self.quiet or text.startswith(("failed", "skipped")):
             print(text, file=sys.stderr)
 
     def summary(self, results: list) -> None:  # list[ShotResult]
         if self.quiet:
             return
-        count = {k: sum(r.status == k for r in results) for k in ("rendered", "reused", "failed")}
+        kinds = ("rendered", "reused", "failed", "skipped")
+        count = {k: sum(r.status == k for r in results) for k in kinds}
+        skipped = f", {count['skipped']} skipped" if count["skipped"] else ""
         print(f"{count['rendered']} rendered, {count['reused']} reused, "
-              f"{count['failed']} failed", file=sys.stderr)
-        failed = [r for r in results if r.status == "failed"]
+              f"{count['failed']} failed{skipped}", file=sys.stderr)
+        failed = [r for r in results if r.status in ("failed", "skipped")]
         if failed:
             width = max([len(r.shot_id) for r in failed] + [4])
             print(f"\n{'shot':<{width}}  {'code':<20}  reason", file=sys.stderr)
@@ -767,6 +816,8 @@ _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], Non
     "fake-api": (cmd_fake_api, "serve a fake hosted video API on 127.0.0.1 for tests",
                  _args_fake_api),
     "status": (cmd_status, "each shot: rendered / stale / missing / failed", _args_status),
+    "clean": (cmd_clean, "remove takes and shot files no shot refers to (--dry-run: list them)",
+              _args_clean),
     "schema": (cmd_schema, "print the JSON Schema of the format", _args_schema),
     "review": (cmd_review, "write a static review page: the edit, every shot and its takes",
                _args_review),

@@ -47,7 +47,7 @@ shots:
 """)
     board, _ = load_storyboard(tmp_path / "b.yaml")
     prompt = compile_storyboard(board)[0]
-    job = RenderJob(board.shots[0], prompt, board.output, None, "k", 1, overlays, "T")
+    job = RenderJob(board.shots[0], prompt, board.output, None, "k", overlays, "T")
     return prepare_scene(job)
 
 
@@ -186,7 +186,7 @@ def test_contain_letterboxes_and_cover_fills(tmp_path) -> None:
     (tmp_path / "b.yaml").write_text(contain)
     from storyboard.compile import compile_storyboard as compile_
     story, _ = load_storyboard(tmp_path / "b.yaml")
-    job = RenderJob(story.shots[0], compile_(story)[0], story.output, None, "k", 1, False, "T")
+    job = RenderJob(story.shots[0], compile_(story)[0], story.output, None, "k", False, "T")
     frame = frame_at(prepare_scene(job), 0)
     assert frame[0].mean() < 40 and frame[H // 2].mean() > 240  # bars above, picture across
 
@@ -205,8 +205,8 @@ shots:
     story, _ = load_storyboard(tmp_path / "b.yaml")
     a, b = compile_storyboard(story)
     assert b.text.startswith("Continuation of the source video, from its last frame.\n")
-    source = RenderJob(story.shots[0], a, story.output, None, "k", 2, False)
-    extension = RenderJob(story.shots[1], b, story.output, None, "k", 2, False,
+    source = RenderJob(story.shots[0], a, story.output, None, "k", False)
+    extension = RenderJob(story.shots[1], b, story.output, None, "k", False,
                           source_shot=story.shots[0])
     last = frame_at(prepare_scene(source), 1.0).astype(int)
     first = frame_at(prepare_scene(extension), 0).astype(int)

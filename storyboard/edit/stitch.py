@@ -108,7 +108,7 @@ def _slate(board: Storyboard, shot: Shot, out_dir: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.partial.mp4")
         prompt = ShotPrompt(shot.id, "", "", "", "", "", "", "", "", "")
-        job = RenderJob(card, prompt, board.output, None, key, len(board.shots), True, "")
+        job = RenderJob(card, prompt, board.output, None, key, overlays=True)
         PrevisBackend().render(job, partial)
         os.replace(partial, path)
     return path

@@ -42,7 +42,6 @@ class RenderJob:
     output: Output
     model: str | None
     render_key: str
-    shot_count: int = 1
     overlays: bool = True
     title: str = ""
     render: RenderSettings = field(default_factory=RenderSettings)

@@ -1,23 +1,23 @@
 """The render stage: decide which shots need rendering, render them, verify, record.
 
-A shot's render key hashes everything that changes its output. A shot whose key matches a
-finished, intact render is reused without touching its file. Renders go to a temporary file,
-are probed, and only then renamed into place, so a killed run never leaves a file that looks
-finished; the manifest is rewritten atomically after every shot. Shots that derive from
-another (remix_of, extend_of) wait for their source.
+A shot's render key is what its backend receives (render/identity.py). A finished render is a
+take in the store under that key (render/store.py); a shot whose key has a take is picked from
+the store without rendering, so only new requests are ever sent. Renders go to a temporary
+file, are probed, and only then move into the store; the shot file ``shots/<id>.mp4`` is
+changed by this (the main) process alone, when it picks the take the current run expects.
+Derived shots (remix_of, extend_of) wait for a real source: on a hosted backend they are sent
+only with their source's finished video and its remote id, and are skipped when it failed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
@@ -25,13 +25,17 @@ from typing import Any
 from storyboard.compile import ShotPrompt
 from storyboard.errors import JobFailed, KeyRefused, StoryboardError
 from storyboard.format.model import Shot, Storyboard
+from storyboard.format.targets import select_render
 from storyboard.manifest import file_sha256, load_manifest, save_manifest
 from storyboard.render.base import BackendConfig, RenderJob
+from storyboard.render.identity import Identities, is_hosted
+from storyboard.render.lifetime import die_with_parent
 from storyboard.render.output import partial_path, verify_render
 from storyboard.render.registry import load_backend
+from storyboard.render.store import TakeStore
 
-__all__ = ["Event", "ShotResult", "ShotState", "default_out_dir", "render_key",
-           "render_storyboard", "shot_keys", "shot_states"]
+__all__ = ["Event", "ShotResult", "ShotState", "default_out_dir", "render_storyboard",
+           "shot_keys", "shot_states"]
 
 Event = Callable[[str, str, dict[str, Any]], None]  # (kind, shot id, details)
 
@@ -39,7 +43,7 @@ Event = Callable[[str, str, dict[str, Any]], None]  # (kind, shot id, details)
 @dataclass(frozen=True)
 class ShotResult:
     shot_id: str
-    status: str  # rendered | reused | failed
+    status: str  # rendered | reused | failed | skipped
     path: Path
     elapsed: float = 0.0
     error: str = ""
@@ -58,43 +62,24 @@ def default_out_dir(board: Storyboard) -> Path:
     return board.folder / "renders" / board.stem
 
 
-def render_key(board: Storyboard, shot: Shot, prompt: ShotPrompt, backend: Any,
-               source_key: str = "", sha: Callable[[Path], str] = file_sha256) -> str:
-    """sha256 of everything that changes the shot's rendered output."""
-    fields = asdict(shot)
-    for drop in ("origin", "notes", "transition"):  # none of these change the shot's pixels
-        fields.pop(drop)
-    fields["reference"] = _sha_or_none(shot.reference, sha)
-    fields["audio"]["file"] = _sha_or_none(shot.audio.file, sha)
-    material = {
-        "shot": fields,
-        "prompt": prompt.text,
-        "backend": [backend.name, backend.version],
-        "model": board.render.model,
-        "output": asdict(board.output),
-        "overlays": board.render.overlays,
-        "request": [board.render.preset, board.render.extra],  # hosted inputs change the video
-        "shot_count": len(board.shots),
-        "source": source_key,  # a remix or extension changes with its source
-    }
-    text = json.dumps(material, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+def identities(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str,
+               out_dir: Path, sha: Callable[[Path], str] | None = None) -> Identities:
+    board = select_render(board, backend=backend_name)
+    return Identities(board, prompts, load_backend(backend_name), TakeStore(out_dir),
+                      sha or cache(file_sha256))
 
 
 def shot_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: Any,
-              sha: Callable[[Path], str] | None = None) -> dict[str, str]:
-    """Every shot's render key; a picture that many shots share is read once."""
-    sha = sha or cache(file_sha256)
-    keys: dict[str, str] = {}
-    for shot, prompt in zip(board.shots, prompts, strict=True):
-        source = keys.get(shot.source or "", "")
-        keys.setdefault(shot.id, render_key(board, shot, prompt, backend_cls, source, sha))
-    return keys
+              out_dir: Path | None = None) -> dict[str, str]:
+    """Every shot's render key (a derived hosted shot's depends on its source's take)."""
+    out_dir = out_dir or default_out_dir(board)
+    return Identities(select_render(board, backend=backend_cls.name), prompts, backend_cls,
+                      TakeStore(out_dir), cache(file_sha256)).keys()
 
 
 def shot_states(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str,
                 out_dir: Path) -> list[ShotState]:
-    keys = shot_keys(board, prompts, load_backend(backend_name))
+    keys = identities(board, prompts, backend_name, out_dir).keys()
     entries = load_manifest(out_dir)["shots"]
     states = []
     for shot in board.shots:
@@ -122,42 +107,199 @@ def render_storyboard(
     on_event: Event | None = None,
     config: BackendConfig | None = None,
 ) -> list[ShotResult]:
-    """Render the shots (all, or ``only`` those ids) and return one result per shot."""
+    """Render the shots (all, or ``only`` those ids and the sources they need)."""
     emit = on_event or (lambda kind, shot_id, info: None)
+    board = select_render(board, backend=backend_name)
     backend_cls = load_backend(backend_name)
-    hosted = not callable(getattr(backend_cls, "render", None))  # else submit/poll/download
-    backend = backend_cls.from_config(config or BackendConfig(render=board.render)) if hosted \
-        else None  # ConfigError (no key...) here, before anything is sent
-    shots_dir = out_dir / "shots"
-    shots_dir.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_partials(shots_dir)
+    backend = backend_cls.from_config(config or BackendConfig(render=board.render)) \
+        if is_hosted(backend_cls) else None  # ConfigError (no key...) here, before any send
+    for folder in (out_dir / "shots", out_dir / "takes"):
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_partials(folder)
     manifest = load_manifest(out_dir)
     manifest.update(storyboard=board.path.name, storyboard_sha256=board.sha256,
                     title=board.title, backend=backend_name)
-    sha = cache(file_sha256)  # references and audio files, read once per run
-    keys = shot_keys(board, prompts, backend_cls, sha)
-    results: dict[str, ShotResult] = {}
-    todo: list[Shot] = []
-    for shot in board.shots:
-        if only and shot.id not in only:
-            continue
-        path = _shot_path(out_dir, shot.id)
-        entry = manifest["shots"].get(shot.id, {})
-        if not force and entry.get("render_key") == keys[shot.id] and _intact(entry, path):
-            results[shot.id] = ShotResult(shot.id, "reused", path)
-            emit("reused", shot.id, {})
-        else:
-            todo.append(shot)
-    save_manifest(out_dir, manifest)
-    run = _Run(board, prompts, keys, backend_name, backend, out_dir, manifest, emit, sha)
+    ids = Identities(board, prompts, backend_cls, TakeStore(out_dir), cache(file_sha256))
+    run = _Run(ids, backend_name, backend, out_dir, manifest, emit)
     try:
-        for wave in _waves(todo):
-            for result in run.wave(wave, jobs):
-                results[result.shot_id] = result
+        results = run.all(_chosen(board, only, ids, emit), jobs, force)
     finally:
         if backend is not None:
             backend.close()
     return [results[s.id] for s in board.shots if s.id in results]
+
+
+def _chosen(board: Storyboard, only: Sequence[str] | None, ids: Identities,
+            emit: Event) -> list[Shot]:
+    """The shots asked for, and the unrendered sources of those that derive from another."""
+    if not only:
+        return list(board.shots)
+    wanted = set(only)
+    for shot in reversed(board.shots):  # sources come earlier: one pass from the end
+        source = board.shot(shot.source) if shot.id in wanted and shot.source else None
+        if source and source.id not in wanted and not ids.store.has(ids.job(source).render_key):
+            wanted.add(source.id)
+            emit("note", shot.id, {"message": f"renders its source '{source.id}' first"})
+    return [s for s in board.shots if s.id in wanted]
+
+
+class _Run:
+    """One render run: builds jobs, dispatches them, records each result as it arrives."""
+
+    def __init__(self, ids: Identities, backend_name: str, backend: Any, out_dir: Path,
+                 manifest: dict[str, Any], emit: Event) -> None:
+        self.ids, self.store = ids, ids.store
+        self.backend_name, self.backend = backend_name, backend
+        self.out_dir, self.manifest, self.emit = out_dir, manifest, emit
+        self.results: dict[str, ShotResult] = {}
+
+    def all(self, shots: list[Shot], jobs: int, force: bool) -> dict[str, ShotResult]:
+        for wave in _waves(shots):
+            todo: dict[str, RenderJob] = {}  # render key -> the job that renders it
+            sharing: list[RenderJob] = []  # shots whose request another shot sends
+            for shot in wave:
+                job = self._ready(shot)
+                if job is None:
+                    continue
+                if not force and self.store.has(job.render_key):
+                    self._pick(job, "reused")
+                elif job.render_key in todo:
+                    sharing.append(job)
+                else:
+                    todo[job.render_key] = job
+            self._render(list(todo.values()), jobs)
+            for job in sharing:
+                self._share(job)
+        save_manifest(self.out_dir, self.manifest)
+        return self.results
+
+    def _ready(self, shot: Shot) -> RenderJob | None:
+        """The shot's job, or None (recorded as skipped) when its source gives it nothing."""
+        source = self.results.get(shot.source or "")
+        if source is not None and source.status in ("failed", "skipped"):
+            self._skip(shot, f"its source '{shot.source}' {source.status}; nothing sent")
+            return None
+        job = self.ids.job(shot)
+        if self.ids.waiting(job):
+            self._skip(shot, f"its source '{shot.source}' has no finished video on "
+                             f"{self.backend_name}; render it first (nothing sent)")
+            return None
+        return job
+
+    def _skip(self, shot: Shot, reason: str) -> None:
+        self.results[shot.id] = ShotResult(shot.id, "skipped", _shot_path(self.out_dir, shot.id),
+                                           error=reason, error_code="source")
+        self.emit("skipped", shot.id, {"error": reason})
+
+    def _render(self, todo: list[RenderJob], jobs: int) -> None:
+        if not todo:
+            return
+        if self.backend is None and (jobs <= 1 or len(todo) <= 1):
+            for job in todo:
+                self._record(job, *self._timed(partial(
+                    render_local, self.backend_name, job, self.store.path(job.render_key),
+                    self.emit)))
+            return
+        pool, start = self._pool(len(todo), jobs)
+        with pool:
+            futures: list[tuple[RenderJob, float, Future[dict[str, Any]]]] = []
+            for job in todo:
+                self.emit("start", job.shot.id, {"seconds": job.shot.seconds})
+                path = self.store.path(job.render_key)
+                futures.append((job, time.perf_counter(), pool.submit(start, job, path)))
+            self._gather(futures)
+
+    def _gather(self, futures: list[tuple[RenderJob, float, Future[dict[str, Any]]]]) -> None:
+        """Record each outcome; a refused API key stops the run with one message."""
+        refused = None
+        for job, started, future in futures:
+            try:
+                self._record(job, _outcome(future.result), time.perf_counter() - started)
+            except KeyRefused as exc:
+                refused = refused or exc
+        if refused is not None:
+            raise refused
+
+    def _pool(self, count: int, jobs: int) -> tuple[Executor, Callable[..., dict[str, Any]]]:
+        if self.backend is not None:  # hosted: threads waiting on the network
+            from storyboard.render.hosted.jobs import render_hosted
+
+            # --jobs bounds the remote jobs under way; downloads run outside that bound
+            return ThreadPoolExecutor(max_workers=min(count, 64)), partial(
+                render_hosted, self.backend, out_dir=self.out_dir, emit=self.emit,
+                slots=threading.BoundedSemaphore(jobs))
+        # local: processes (spawn never forks a process holding threads) that die with us
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=die_with_parent,
+                                   initargs=(os.getpid(),),
+                                   mp_context=multiprocessing.get_context("spawn"))
+        return pool, partial(render_local, self.backend_name, emit=None)
+
+    def _timed(self, call: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
+        started = time.perf_counter()
+        return _outcome(call), time.perf_counter() - started
+
+    def _record(self, job: RenderJob, outcome: dict[str, Any], elapsed: float) -> None:
+        error = outcome.get("error", "")
+        if error:
+            self._failed(job, outcome, elapsed)
+            return
+        self.store.record(job.render_key, {**self._summary(job), "elapsed": round(elapsed, 3),
+                                           "remote_video_id": outcome.get("remote_video_id"),
+                                           "cost": self._cost(job), "created": time.time()})
+        self._pick(job, "rendered", elapsed)
+
+    def _pick(self, job: RenderJob, status: str, elapsed: float = 0.0) -> None:
+        """Make the take of the job's key the shot's file and record it."""
+        path = _shot_path(self.out_dir, job.shot.id)
+        self.store.pick(job.render_key, path)
+        info = self.store.info(job.render_key) or {}
+        self.manifest["shots"][job.shot.id] = {
+            **self._summary(job), "status": "rendered", "render_key": job.render_key,
+            "remote_video_id": info.get("remote_video_id"), "error": None, "error_code": None,
+            "output": f"shots/{job.shot.id}.mp4", "take": f"takes/{job.render_key}.mp4",
+            "output_sha256": info.get("output_sha256")}
+        save_manifest(self.out_dir, self.manifest)
+        self.results[job.shot.id] = ShotResult(job.shot.id, status, path, elapsed)
+        self.emit(status, job.shot.id, {"elapsed": elapsed})
+
+    def _failed(self, job: RenderJob, outcome: dict[str, Any], elapsed: float) -> None:
+        shot, error = job.shot, outcome["error"]
+        previous = self.manifest["shots"].get(shot.id, {})
+        self.manifest["shots"][shot.id] = {
+            **self._summary(job), "status": "failed", "render_key": job.render_key,
+            "remote_video_id": outcome.get("remote_video_id"), "error": error,
+            "error_code": outcome.get("error_code") or None, "output": f"shots/{shot.id}.mp4",
+            "output_sha256": None,
+            # what an earlier good render recorded about the file still on disk
+            "previous_output_sha256": previous.get("output_sha256")}
+        save_manifest(self.out_dir, self.manifest)
+        code = outcome.get("error_code", "")
+        self.results[shot.id] = ShotResult(shot.id, "failed", _shot_path(self.out_dir, shot.id),
+                                           elapsed, error, code)
+        self.emit("failed", shot.id, {"elapsed": elapsed, "error": error, "code": code,
+                                      "blocked": outcome.get("blocked", False)})
+
+    def _share(self, job: RenderJob) -> None:
+        """A shot whose request another shot of the run sent: its take, or its failure."""
+        if self.store.has(job.render_key):
+            self._pick(job, "reused")
+            return
+        first = next(r for r in self.results.values() if r.status == "failed"
+                     and self.manifest["shots"][r.shot_id].get("render_key") == job.render_key)
+        self._failed(job, {"error": first.error, "error_code": first.error_code}, 0.0)
+
+    def _summary(self, job: RenderJob) -> dict[str, Any]:
+        shot, sha = job.shot, self.ids.sha
+        return {"backend": self.backend_name, "model": job.model, "prompt": job.prompt.text,
+                "size": job.output.size, "fps": job.output.fps,
+                "seconds": shot.seconds,  # the part the edit uses: the file's first seconds
+                "media_seconds": job.render_seconds,  # the file's length (with handles)
+                "reference": shot.reference.name if shot.reference else None,
+                "reference_sha256": sha(shot.reference) if shot.reference else None}
+
+    def _cost(self, job: RenderJob) -> float | None:
+        price = self.ids.caps.price_per_second
+        return None if price is None else round(price * job.render_seconds, 4)
 
 
 def _waves(todo: list[Shot]) -> list[list[Shot]]:
@@ -172,107 +314,6 @@ def _waves(todo: list[Shot]) -> list[list[Shot]]:
         waiting -= {s.id for s in ready}
         remaining = [s for s in remaining if s not in ready]
     return waves
-
-
-class _Run:
-    """One render run: builds jobs, dispatches them, records each result as it arrives."""
-
-    def __init__(self, board: Storyboard, prompts: Sequence[ShotPrompt], keys: dict[str, str],
-                 backend_name: str, backend: Any, out_dir: Path, manifest: dict[str, Any],
-                 emit: Event, sha: Callable[[Path], str]) -> None:
-        self.board, self.keys, self.backend_name, self.backend = board, keys, backend_name, backend
-        self.prompts = dict(zip((s.id for s in board.shots), prompts, strict=True))
-        self.out_dir, self.manifest, self.emit, self.sha = out_dir, manifest, emit, sha
-        self.caps = load_backend(backend_name).capabilities(board.render.model).overridden(
-            board.render)
-
-    def job(self, shot: Shot) -> RenderJob:
-        source = self.manifest["shots"].get(shot.source or "", {})
-        return RenderJob(shot, self.prompts[shot.id], self.board.output, self.board.render.model,
-                         self.keys[shot.id], len(self.board.shots), self.board.render.overlays,
-                         self.board.title, render=self.board.render,
-                         source_shot=self.board.shot(shot.source) if shot.source else None,
-                         source_video=_shot_path(self.out_dir, shot.source) if shot.source
-                         else None,
-                         source_remote_id=source.get("remote_video_id"),
-                         render_seconds=self.caps.render_seconds(shot.seconds,
-                                                                 self.board.render.duration))
-
-    def wave(self, shots: list[Shot], jobs: int) -> list[ShotResult]:
-        todo = [(self.job(s), _shot_path(self.out_dir, s.id)) for s in shots]
-        if self.backend is None and (jobs <= 1 or len(todo) <= 1):
-            return [self._one(job, path) for job, path in todo]
-        pool: Executor
-        if self.backend is not None:  # hosted: threads waiting on the network
-            from storyboard.render.hosted.jobs import render_hosted
-
-            # --jobs bounds the remote jobs under way; downloads run outside that bound, so
-            # the next job starts the moment one finishes on the server
-            pool = ThreadPoolExecutor(max_workers=min(len(todo), 64))
-            start = partial(render_hosted, self.backend, out_dir=self.out_dir, emit=self.emit,
-                            slots=threading.BoundedSemaphore(jobs))
-        else:  # local: processes; spawn, not fork, never forks a process holding threads
-            pool = ProcessPoolExecutor(max_workers=jobs,
-                                       mp_context=multiprocessing.get_context("spawn"))
-            start = partial(render_local, self.backend_name, emit=None)
-        with pool:
-            futures: list[tuple[RenderJob, Path, float, Future[dict[str, Any]]]] = []
-            for job, path in todo:
-                self.emit("start", job.shot.id, {"seconds": job.shot.seconds})
-                futures.append((job, path, time.perf_counter(), pool.submit(start, job, path)))
-            return self._gather(futures)
-
-    def _gather(self, futures: list[tuple[RenderJob, Path, float, Future[dict[str, Any]]]]
-                ) -> list[ShotResult]:
-        """Record each outcome; a refused API key stops the run with one message."""
-        results, refused = [], None
-        for job, path, started, future in futures:
-            try:
-                results.append(self._record(job, path, started, _outcome(future.result)))
-            except KeyRefused as exc:
-                refused = refused or exc
-        if refused is not None:
-            raise refused
-        return results
-
-    def _one(self, job: RenderJob, path: Path) -> ShotResult:
-        self.emit("start", job.shot.id, {"seconds": job.shot.seconds})
-        started = time.perf_counter()
-        outcome = _outcome(lambda: render_local(self.backend_name, job, path, self.emit))
-        return self._record(job, path, started, outcome)
-
-    def _record(self, job: RenderJob, path: Path, started: float,
-                outcome: dict[str, Any]) -> ShotResult:
-        shot, elapsed = job.shot, time.perf_counter() - started
-        error = outcome.get("error", "")
-        previous = self.manifest["shots"].get(shot.id, {})
-        entry = {
-            "status": "failed" if error else "rendered",
-            "render_key": job.render_key,
-            "prompt": job.prompt.text,
-            "backend": self.backend_name,
-            "model": job.model,
-            "size": job.output.size,
-            "fps": job.output.fps,
-            "seconds": shot.seconds,  # the part the edit uses: the file's first seconds
-            "media_seconds": job.render_seconds,  # the file's length, longer with handles
-            "reference": shot.reference.name if shot.reference else None,
-            "reference_sha256": _sha_or_none(shot.reference, self.sha),
-            "remote_video_id": outcome.get("remote_video_id"),
-            "error": error or None,
-            "error_code": outcome.get("error_code") or None,
-            "output": f"shots/{shot.id}.mp4",
-            "output_sha256": None if error else file_sha256(path),
-        }
-        if error:  # what an earlier good render recorded about the file still on disk
-            entry["previous_output_sha256"] = previous.get("output_sha256")
-        self.manifest["shots"][shot.id] = entry
-        save_manifest(self.out_dir, self.manifest)
-        status = "failed" if error else "rendered"
-        self.emit(status, shot.id, {"elapsed": elapsed, "error": error,
-                                    "code": outcome.get("error_code", ""),
-                                    "blocked": outcome.get("blocked", False)})
-        return ShotResult(shot.id, status, path, elapsed, error, outcome.get("error_code", ""))
 
 
 def _outcome(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -292,7 +333,10 @@ def _outcome(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def render_local(backend_name: str, job: RenderJob, path: Path,
                  emit: Event | None = None) -> dict[str, Any]:
-    """Render into a partial file, verify it, then move it into place (runs in a worker)."""
+    """Render into a partial file, verify it, then move it into the store (runs in a worker).
+
+    ``path`` is the take of the job's render key: content-addressed, so even a worker that
+    outlived its run can only ever put there the render that key names."""
     partial = partial_path(path)
     backend = load_backend(backend_name)()
     progress = (lambda f: emit("progress", job.shot.id, {"fraction": f})) if emit else None
@@ -314,14 +358,11 @@ def _shot_path(out_dir: Path, shot_id: str) -> Path:
     return out_dir / "shots" / f"{shot_id}.mp4"
 
 
-def _sha_or_none(path: Path | None, sha: Callable[[Path], str]) -> str | None:
-    return sha(path) if path is not None else None
-
-
-def _remove_abandoned_partials(shots_dir: Path) -> None:
+def _remove_abandoned_partials(folder: Path) -> None:
     """Partial files of runs that died (killed, crashed) are never taken for renders."""
-    for leftover in shots_dir.glob(".*.mp4"):
-        pid = leftover.name.split(".")[-3]
+    for leftover in [*folder.glob(".*.mp4"), *folder.glob(".*.json.tmp")]:
+        parts = leftover.name.split(".")
+        pid = parts[-3]  # .<name>.<pid>.<kind>.mp4 and .<key>.<pid>.json.tmp
         if not pid.isdigit() or not _alive(int(pid)):
             leftover.unlink(missing_ok=True)
 

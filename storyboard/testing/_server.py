@@ -210,7 +210,7 @@ def previs_video(size: str, seconds: float) -> bytes:
     width, height = (int(n) for n in size.split("x"))
     shot = Shot(id="fake", index=0, seconds=seconds, action="fake video API")
     prompt = ShotPrompt("fake", "", "", "", "", "", "", "", "", "")
-    job = RenderJob(shot, prompt, Output(width, height, 24.0), None, "fake", 1, False)
+    job = RenderJob(shot, prompt, Output(width, height, 24.0), None, "fake", overlays=False)
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / "video.mp4"
         PrevisBackend().render(job, dest)

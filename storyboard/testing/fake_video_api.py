@@ -72,7 +72,7 @@ class FakeVideoAPI(FakeServer):
                 return Reply(404, _error("Not found", "not_found"))
             return self.derived(fields.get("video[id]", ""), own)
         if method == "POST" and path == "/v1/videos/extensions":
-            return self.derived(fields.get("video[id]", ""), own)
+            return self.derived(fields.get("video[id]", ""), own, extends=True)
         m = re.fullmatch(r"/v1/videos(?:/([^/]+))?(?:/(content|remix))?", path)
         if m is None:
             return Reply(404, _error(f"Unknown path {path}", "not_found"))
@@ -127,12 +127,14 @@ class FakeVideoAPI(FakeServer):
                                      "server_error"))
         return Reply(200, self._video(job))
 
-    def derived(self, source_id: str, fields: dict[str, str]) -> Reply:
+    def derived(self, source_id: str, fields: dict[str, str], extends: bool = False) -> Reply:
         source = self.jobs.get(source_id)
         if source is None:
             return Reply(404, _error(f"Video {source_id} not found", "not_found"))
         merged = {"model": source.model, "size": source.size, "seconds": source.seconds,
                   **fields}
+        if extends and fields.get("seconds", "").isdigit():  # the stitched whole, as OpenAI
+            merged["seconds"] = str(int(source.seconds) + int(fields["seconds"]))
         return self.create(merged, {}, remixed_from=source_id)
 
     def retrieve(self, job_id: str) -> Reply:

@@ -142,12 +142,13 @@ def _fetch(backend: Any, handle: Handle, job: RenderJob, path: Path) -> None:
                     raise RenderError(f"download of job {handle.job_id} failed "
                                       f"{DOWNLOAD_ATTEMPTS} times: {exc}; run again to retry "
                                       "the download (the video is not generated again)") from None
+        offset = _source_part(info, job)
         exact = abs(info.duration - job.render_seconds) <= 1 / job.output.fps
         if exact and _encoded_like_ours(download, info, job):  # a server running our renderer
             check_probe(info, job)
             os.replace(download, path)
         else:
-            normalise(download, partial, info, job)
+            normalise(download, partial, info, job, offset)
             verify_render(partial, job)
             os.replace(partial, path)
     finally:
@@ -155,14 +156,25 @@ def _fetch(backend: Any, handle: Handle, job: RenderJob, path: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
-def normalise(source: Path, dest: Path, info: Any, job: RenderJob) -> None:
+def _source_part(info: Any, job: RenderJob) -> float:
+    """How much of a downloaded extension is its source: /v1/videos/extensions returns the
+    stitched whole (source + extension); the shot file holds only the new part."""
+    if not job.shot.extend_of or job.source_video is None or not job.source_video.is_file():
+        return 0.0
+    source = probe(job.source_video).duration
+    whole = abs(info.duration - (source + job.render_seconds)) <= 2 / job.output.fps + 0.05
+    return source if whole else 0.0
+
+
+def normalise(source: Path, dest: Path, info: Any, job: RenderJob, offset: float = 0.0) -> None:
     """Re-encode a downloaded video once, the way every shot is encoded, so the stitch can
     copy it: exact size, fps and length, a keyframe a second, and a sound track."""
     out = job.output
     audio_in = [] if info.has_audio else ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono"]
     audio_map = "0:a:0" if info.has_audio else "1:a:0"
     result = subprocess.run(
-        [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(source),
+        [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
+         *(["-ss", f"{offset:.6f}"] if offset else []), "-i", str(source),
          *audio_in, "-map", "0:v:0", "-map", audio_map,
          "-vf", f"scale={out.width}:{out.height}:force_original_aspect_ratio=increase,"
                 f"crop={out.width}:{out.height},fps={out.fps:g},tpad=stop=-1:stop_mode=clone",

@@ -71,7 +71,7 @@ def prepare_scene(job: RenderJob) -> Scene:
     blurred = None
     if any(b.camera == "rack-focus" for b in shot.beats):
         blurred = cv2.GaussianBlur(source, (0, 0), sigmaX=0.008 * width * src_scale)
-    overlay = OverlayPainter(shot, job.shot_count, width, height, out.fps) if job.overlays else None
+    overlay = OverlayPainter(shot, width, height, out.fps) if job.overlays else None
     return Scene(shot, width, height, out.fps, source, src_scale, base_zoom, blurred, overlay)
 
 

@@ -21,12 +21,13 @@ _WORDS_PER_SECOND = 2.8  # dialogue on screen about as long as it takes to say
 
 
 class OverlayPainter:
-    def __init__(self, shot: Shot, shot_count: int, width: int, height: int, fps: float) -> None:
+    def __init__(self, shot: Shot, width: int, height: int, fps: float) -> None:
         self.shot, self.width, self.height, self.fps = shot, width, height, fps
         self.size = max(8, round(height / 30))
         self.pad = max(2, self.size // 3)
         self.previs = _label("PREVIS", self.size, (255, 255, 255), (200, 30, 30, 220))
-        self.title = _label(f"{shot.number}/{shot_count} · {shot.id}", self.size)
+        # the shot's id, not its position: a render never depends on where the shot sits
+        self.title = _label(shot.id, self.size)
         self.edit = _label(f"EDIT: {shot.edit}", self.size, max_width=width - 2 * self.pad
                            ) if shot.edit else None
         self.grid = _thirds(width, height)

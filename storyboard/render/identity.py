@@ -1,0 +1,127 @@
+"""Render identity: a shot's render key is exactly what its backend receives.
+
+For a hosted backend that is the request it would send (compiled prompt, model, duration on
+the wire, size, the reference's bytes and fit, preset and extra fields, and for a remix or an
+extension the source's remote id); for previs, everything that changes its pixels or sound.
+Never the shot's position, the number of shots, its notes, its transition or the music, and
+for a hosted backend never its id: inserting, removing, reordering or renaming shots renders
+nothing else. A backend may declare its own material with a ``key_material(job)`` classmethod;
+the backend's name and version are always part of the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from storyboard.compile import ShotPrompt
+from storyboard.format.model import Shot, Storyboard
+from storyboard.render.base import RenderJob
+from storyboard.render.store import TakeStore
+
+__all__ = ["Identities", "is_hosted", "key_of"]
+
+PENDING = "pending"  # a derived hosted shot whose source has no remote video yet
+
+
+def is_hosted(backend_cls: Any) -> bool:
+    kind = getattr(backend_cls, "kind", None)
+    return kind == "hosted" if kind else not callable(getattr(backend_cls, "render", None))
+
+
+def key_of(backend_cls: Any, material: dict[str, Any], take: int = 1) -> str:
+    """sha256 of the backend, its version and the material; takes after the first differ."""
+    identity: dict[str, Any] = {"backend": [backend_cls.name, str(backend_cls.version)],
+                                "material": material}
+    if take > 1:  # a second take of the same request is another render (review's takes)
+        identity["take"] = take
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Identities:
+    """Builds every shot's RenderJob with its render key, in storyboard order."""
+
+    def __init__(self, board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: Any,
+                 store: TakeStore, sha: Callable[[Path], str]) -> None:
+        self.board, self.backend_cls, self.store, self.sha = board, backend_cls, store, sha
+        self.prompts = dict(zip((s.id for s in board.shots), prompts, strict=True))
+        self.caps = backend_cls.capabilities(board.render.model).overridden(board.render)
+        self.hosted = is_hosted(backend_cls)
+        self._jobs: dict[str, RenderJob] = {}
+
+    def keys(self) -> dict[str, str]:
+        return {shot.id: self.job(shot).render_key for shot in self.board.shots}
+
+    def job(self, shot: Shot) -> RenderJob:
+        """The shot's job now; a derived hosted shot is re-keyed once its source has rendered."""
+        cached = self._jobs.get(shot.id)
+        if cached is not None and not (self.hosted and shot.source
+                                       and cached.source_remote_id is None):
+            return cached
+        job = self._job(shot)
+        self._jobs[shot.id] = job
+        return job
+
+    def waiting(self, job: RenderJob) -> bool:
+        """A derived hosted shot whose source has no finished video with a remote id."""
+        return self.hosted and job.shot.source is not None and not job.source_remote_id
+
+    def _job(self, shot: Shot) -> RenderJob:
+        board = self.board
+        source = board.shot(shot.source) if shot.source else None
+        source_job = self.job(source) if source else None
+        source_key = source_job.render_key if source_job else ""
+        job = RenderJob(
+            shot, self.prompts[shot.id], board.output, board.render.model, "",
+            overlays=board.render.overlays, title=board.title, render=board.render,
+            source_shot=source, source_video=self.store.path(source_key) if source else None,
+            source_remote_id=self.store.remote_id(source_key) if source and self.hosted
+            else None,
+            render_seconds=self.caps.render_seconds(shot.seconds, board.render.duration))
+        material = self._material(job, source_key)
+        return replace(job, render_key=key_of(self.backend_cls, material))
+
+    def _material(self, job: RenderJob, source_key: str) -> dict[str, Any]:
+        declared = getattr(self.backend_cls, "key_material", None)
+        if callable(declared):
+            material = dict(declared(job))
+        elif self.hosted:
+            material = self._request(job)
+        else:
+            material = self._pixels(job)
+        if job.shot.source and self.hosted and not job.source_remote_id:
+            material["source"] = f"{PENDING}:{source_key}"
+        elif job.shot.source and not self.hosted:
+            material["source"] = source_key  # previs draws a derived shot from its source
+        # we re-encode every download to the edit's size and frame rate
+        material["output"] = [job.output.width, job.output.height, job.output.fps]
+        return material
+
+    def _request(self, job: RenderJob) -> dict[str, Any]:
+        """What a hosted backend sends for ``job`` (images as the sha256 of their bytes)."""
+        shot, render = job.shot, job.render
+        reference = [self.sha(shot.reference), shot.fit] if shot.reference else None
+        kind = "remix" if shot.remix_of else "extend" if shot.extend_of else "create"
+        return {"kind": kind, "prompt": job.prompt.text, "model": job.model,
+                "seconds": job.render_seconds, "size": job.output.size,
+                "reference": None if kind != "create" else reference,
+                "source_remote_id": job.source_remote_id if kind != "create" else None,
+                "preset": render.preset, "extra": render.extra}
+
+    def _pixels(self, job: RenderJob) -> dict[str, Any]:
+        """Everything that changes a local render's pixels or sound."""
+        fields = asdict(job.shot)
+        for drop in ("origin", "notes", "transition", "index", "number"):  # where it sits
+            fields.pop(drop)
+        if not job.overlays:
+            fields.pop("id")  # the id is drawn only with the overlays
+        fields["reference"] = self.sha(job.shot.reference) if job.shot.reference else None
+        audio_file = job.shot.audio.file
+        fields["audio"]["file"] = self.sha(audio_file) if audio_file else None
+        return {"shot": fields, "prompt": job.prompt.text, "overlays": job.overlays,
+                "seconds": job.render_seconds}
