@@ -190,6 +190,8 @@ def test_switching_target_and_back_creates_nothing(tmp_path: Path, api: FakeVide
     build(api, tmp_path, FOUR, render=TARGETS)
     build(api, tmp_path, FOUR, "--target", "other", render=TARGETS)
     assert creates(api) == 8
+    plan = run_cli("estimate", tmp_path / "board.yaml", "--json")
+    assert json.loads(plan.stdout)["cost"] == 0  # every request has its take in the store
     stderr = build(api, tmp_path, FOUR, render=TARGETS)
     assert creates(api) == 8 and "0 rendered, 4 reused" in stderr
     build(api, tmp_path, FOUR.replace("harbor at dusk", "harbor at night"), render=TARGETS)

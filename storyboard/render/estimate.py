@@ -12,7 +12,7 @@ from storyboard.compile import ShotPrompt
 from storyboard.format.model import Shot, Storyboard
 from storyboard.render.capabilities import Capabilities
 from storyboard.render.registry import load_backend
-from storyboard.render.stage import shot_states
+from storyboard.render.stage import identities
 from storyboard.render.wants import wants_audio
 
 __all__ = ["Estimate", "ShotEstimate", "estimate"]
@@ -68,10 +68,12 @@ def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str
     caps = backend.capabilities(board.render.model).overridden(board.render)
     stated = board.render.price_per_second is not None or (
         board.render.preset or {}).get("price_per_second") is not None
-    states = {s.shot_id: s.state for s in shot_states(board, prompts, backend_name, out_dir)}
+    ids = identities(board, prompts, backend_name, out_dir)
+    # a shot whose request has a take in the store costs nothing: it is picked, not rendered
+    free = {s.id: ids.store.has(ids.job(s).render_key) for s in board.shots}
     mode = board.render.duration
     shots = tuple(ShotEstimate(s.id, s.seconds, _price(backend, board, caps, s, stated),
-                               states[s.id] == "rendered", caps.render_seconds(s.seconds, mode))
+                               free[s.id], caps.render_seconds(s.seconds, mode))
                   for s in board.shots if not only or s.id in only)
     todo = [s for s in shots if not s.rendered]
     if caps.wait:  # hosted: jobs run side by side, each taking about caps.wait
