@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from storyboard.compile import ShotPrompt
+from storyboard.errors import StoryboardError
 from storyboard.format.model import Shot, Storyboard
 from storyboard.render.base import RenderJob
 from storyboard.render.store import TakeStore
@@ -89,7 +90,10 @@ class Identities:
     def _material(self, job: RenderJob, source_key: str) -> dict[str, Any]:
         declared = getattr(self.backend_cls, "key_material", None)
         if callable(declared):
-            material = dict(declared(job))
+            try:
+                material = dict(declared(job))
+            except StoryboardError as exc:  # a request it cannot send: the shot fails on submit
+                material = {"unsendable": str(exc)}
         elif self.hosted:
             material = self._request(job)
         else:
