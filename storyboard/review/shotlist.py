@@ -107,13 +107,35 @@ def _markdown(board: Storyboard, rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Printed: A4 landscape; every column wraps inside the page (long notes included), rows are
+# never split across pages, and the header row repeats on each page.
+PRINT_CSS = """@media print {
+  @page { size: A4 landscape; margin: 10mm; }
+  body { margin: 0; font-size: 8pt; line-height: 1.25; }
+  h1 { font-size: 13pt; margin: 0 0 3mm; }
+  th, td { padding: 1mm; overflow-wrap: break-word; }
+  td.long { overflow-wrap: anywhere; }
+  img { width: 30mm; }
+  thead { display: table-header-group; }
+  tr { break-inside: avoid; page-break-inside: avoid; }
+}
+"""
+
+
+def _cell(value: str) -> str:
+    """A cell; one holding a very long word (a URL) may break it anywhere, so it never clips."""
+    long = any(len(word) > 24 for word in value.split())
+    attribute = ' class="long"' if long else ""
+    return f"<td{attribute}>{html.escape(value)}</td>"
+
+
 def _html(board: Storyboard, rows: list[Row], out_dir: Path) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ("frame", *COLUMNS))
     body = []
     for row in rows:
         thumb = _thumbnail(row.shot, out_dir) if row.shot else ""
         img = f'<img alt="{html.escape(row.shot.id)}" src="{thumb}">' if row.shot and thumb else ""
-        cells = "".join(f"<td>{html.escape(v)}</td>" for v in row.values)
+        cells = "".join(_cell(v) for v in row.values)
         body.append(f"<tr><td>{img}</td>{cells}</tr>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(board.title)} — shot list</title>
@@ -122,7 +144,7 @@ body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border: 1px solid #ccc; padding: .4rem; vertical-align: top; text-align: left; }}
 th {{ background: #f3f3f3; }} img {{ width: 192px; display: block; }}
-</style></head><body>
+{PRINT_CSS}</style></head><body>
 <h1>{html.escape(board.title)}</h1>
 <table><thead><tr>{head}</tr></thead><tbody>
 {chr(10).join(body)}
