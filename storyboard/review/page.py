@@ -121,8 +121,9 @@ class _Assembler:
             "transition": _transition(shot), "backend": self.backend,
             "model": self.board.render.model, "cost": _cost(takes),
             "parts": [(PART_TITLES[n], getattr(prompt, n)) for n in PART_NAMES]
-            + [("Style", prompt.style), ("Keep / change", prompt.constraints)]
-            + ([("Edit", prompt.edit)] if prompt.edit else []),
+            + [(name, text) for name, text in (
+                ("Style", prompt.style.removeprefix("Style:").strip()),
+                ("Keep / change", prompt.constraints), ("Edit", prompt.edit)) if text],
             "beats": [{"at": f"{b.start:g} s", "camera": b.camera, "seconds": f"{b.seconds:g} s",
                        "action": b.action} for b in shot.beats],
             "dialogue": [{"at": f"{d.at:g} s", "who": d.who, "line": d.line}
