@@ -15,8 +15,10 @@ from pathlib import Path
 
 from storyboard.errors import MediaError
 
-__all__ = ["AUDIO_ARGS", "AUDIO_RATE", "Probe", "X264_PARAMS", "ffmpeg_exe", "fps_fraction",
-           "keyframe_interval", "probe", "read_audio", "video_args"]
+__all__ = ["AUDIO_ARGS", "AUDIO_RATE", "IMAGE_FORMATS", "MAX_IMAGE_PIXELS", "Probe",
+           "X264_PARAMS", "audio_problem", "cover_extent", "ffmpeg_exe", "fit_image",
+           "fps_fraction", "image_problem", "keyframe_interval", "load_image", "probe",
+           "read_audio", "video_args"]
 
 # One encoding for everything we write, so shots, transitions and the edit can be joined by
 # stream copy. A keyframe every second (and none elsewhere) lets the stitch copy shot bodies
@@ -120,3 +122,111 @@ def read_audio(path: Path, rate: int = 48_000):  # -> ndarray; numpy is imported
     if result.returncode != 0:
         raise MediaError(f"cannot read the audio of {path}: {result.stderr.decode()[-200:]}")
     return np.frombuffer(result.stdout, dtype="<f4")
+
+
+# ---- pictures: reading references and fitting them to a frame ------------------------------
+
+# 8192 x 8192: an 8K frame fits; a decompression bomb (30000 x 30000 PNG in a few KB) does not.
+MAX_IMAGE_PIXELS = 8192 * 8192
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP")
+FILL = (20, 20, 22)
+
+
+def image_problem(path: Path) -> str | None:
+    """Why ``path`` is not a usable reference image (decoded in full, at a reduced scale), or None.
+
+    Catches what would otherwise fail at render: other formats, too many pixels, a file cut
+    short or damaged after a valid header.
+    """
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                fmt, (width, height) = image.format, image.size
+                if fmt not in IMAGE_FORMATS:
+                    return f"is a {fmt} image; use a JPEG, PNG or WEBP file"
+                if width * height > MAX_IMAGE_PIXELS:
+                    return _too_many_pixels(width, height)
+                image.draft("RGB", (max(1, width // 8), max(1, height // 8)))  # JPEG: fast
+                image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return "has too many pixels to open safely; use an image of at most 8192x8192"
+    except UnidentifiedImageError:
+        return "is not a readable image; use a JPEG, PNG or WEBP file"
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        return f"is damaged or cut short ({exc}); export it again"
+    return None
+
+
+def _too_many_pixels(width: int, height: int) -> str:
+    return (f"is {width}x{height} pixels, more than {MAX_IMAGE_PIXELS:,}; use an image of at "
+            "most 8192x8192")
+
+
+def load_image(path: Path):  # -> PIL.Image.Image, upright RGB
+    """The image at ``path``, upright (EXIF orientation applied) in RGB; MediaError if too big."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as opened:
+        if opened.width * opened.height > MAX_IMAGE_PIXELS:
+            raise MediaError(f"{path} {_too_many_pixels(opened.width, opened.height)}")
+        return ImageOps.exif_transpose(opened).convert("RGB")
+
+
+def cover_extent(iw: int, ih: int, width: int, height: int, margin: float = 1.0
+                 ) -> tuple[float, float]:
+    """The size an iw x ih picture covers a width x height frame at: scaled to cover it, and
+    clipped to ``margin`` times the frame on each side (so a 1000x1 strip stays small)."""
+    k = max(width / iw, height / ih)
+    return min(iw * k, width * margin), min(ih * k, height * margin)
+
+
+def fit_image(image, width: int, height: int, fit: str = "cover", margin: float = 1.0):
+    """``image`` fitted to ``width`` x ``height``: ``cover`` crops (in the source, *before* it
+    scales, so memory follows the frame, not the picture) and ``contain`` letterboxes.
+
+    With ``margin`` > 1, cover keeps up to that much of the picture beyond the frame on each
+    side (previs moves its camera over it): the result is then ``cover_extent`` in size.
+    """
+    from PIL import Image
+
+    iw, ih = image.size
+    if fit == "contain":
+        k = min(width / iw, height / ih)
+        inner = image.resize((max(1, round(iw * k)), max(1, round(ih * k))),
+                             Image.Resampling.LANCZOS)
+        board = Image.new("RGB", (width, height), FILL)
+        board.paste(inner, ((width - inner.width) // 2, (height - inner.height) // 2))
+        return board
+    ew, eh = cover_extent(iw, ih, width, height, margin)
+    k = max(width / iw, height / ih)
+    cw, ch = ew / k, eh / k  # the part of the source that shows
+    box = ((iw - cw) / 2, (ih - ch) / 2, (iw + cw) / 2, (ih + ch) / 2)
+    size = (max(1, round(ew)), max(1, round(eh)))
+    return image.resize(size, Image.Resampling.LANCZOS, box=box)
+
+
+def audio_problem(path: Path, timeout: float = 120.0) -> str | None:
+    """Why ffmpeg cannot decode the audio of ``path`` to its end, or None.
+
+    A valid header over a garbage body passes a look at the magic bytes; decoding (no output)
+    finds it at validation instead of in the middle of a render.
+    """
+    try:
+        result = subprocess.run(
+            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-xerror", "-i", str(path),
+             "-map", "0:a:0", "-f", "null", "-"],
+            capture_output=True, text=True, errors="replace", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"could not be decoded within {timeout:g} s"
+    if result.returncode == 0:
+        return None
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else "ffmpeg found no audio"
+    if "matches no streams" in last:
+        return "has no audio stream"
+    return f"cannot be decoded as audio ({last.replace(str(path), 'the file')[:120]})"

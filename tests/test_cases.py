@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -87,3 +89,30 @@ def test_json_format() -> None:
     [report] = json.loads(result.stdout)
     assert report["ok"] is False
     assert report["problems"][0]["line"] == 7
+
+
+def test_an_endless_file_is_refused_after_16_mib() -> None:
+    result = run_cli("validate", "/dev/zero")
+    assert result.returncode == 1
+    assert result.stdout.startswith("/dev/zero: error: the file is larger than 16 MiB")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_file_name_with_a_line_break_is_refused_and_shown_escaped(tmp_path: Path) -> None:
+    (tmp_path / "new\nline.yaml").write_text("version: 1\ntitle: T\nshots: [{id: a, action: x}]\n")
+    result = run_cli("validate", "new\nline.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "new\\nline.yaml: error: the file name contains a control character (a line break?); "
+        "rename the file"]
+
+
+@pytest.mark.parametrize("case", ["image-bomb.yaml", "image-bomb-warning.yaml"])
+def test_decompression_bombs_are_refused_without_decoding(case: str) -> None:
+    script = ("import resource, sys\nfrom storyboard.cli import main\ncode = main(sys.argv[1:])\n"
+              "print('peak-kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+              "file=sys.stderr)\nsys.exit(code)\n")
+    result = subprocess.run([sys.executable, "-W", "error", "-c", script, "validate", case],
+                            cwd=CASES, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "too many pixels" in result.stdout
+    assert int(result.stderr.split("peak-kb ")[1].split()[0]) < 200 * 1024

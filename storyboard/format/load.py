@@ -7,6 +7,8 @@ error and is never constructed. Duplicate keys are errors, and alias expansion i
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +17,19 @@ import yaml
 
 from storyboard.errors import LoadError, Location
 
-__all__ = ["Document", "JsonPath", "load", "load_text"]
+__all__ = ["CONTROL", "Document", "JsonPath", "load", "load_text", "shown_path"]
 
 JsonPath = tuple[str | int, ...]
 
 # Nodes reached again through aliases; far above any real storyboard, far below a bomb.
 MAX_ALIAS_EXPANSION = 100_000
+MAX_FILE_BYTES = 16 * 2**20  # a storyboard is text: far above any real one, far below /dev/zero
+MAX_DEPTH = 64  # mappings and lists inside each other; a real storyboard needs about 8
+
+# Control characters have no business in a storyboard (tab and line breaks aside): a NUL breaks
+# every path and argument it reaches, an escape sequence rewrites the user's terminal.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # in a file name not even a line break
 
 _PLAIN_TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_PLAIN_TAG}{t}" for t in ("str", "int", "float", "bool", "null")}
@@ -53,14 +62,29 @@ class Document:
 
 
 def load(path: Path) -> Document:
-    """Read and parse a storyboard file."""
+    """Read and parse a storyboard file (at most MAX_FILE_BYTES of it)."""
+    where = Location(shown_path(path))
+    if _NAME_CONTROL.search(str(path)):
+        raise LoadError("the file name contains a control character (a line break?); rename "
+                        "the file", where)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise LoadError("no such file", Location(str(path))) from None
+        raise LoadError("no such file", where) from None
     except OSError as exc:
-        raise LoadError(f"cannot read the file: {exc.strerror}", Location(str(path))) from exc
+        raise LoadError(f"cannot read the file: {exc.strerror or exc}", where) from None
+    except ValueError as exc:  # e.g. an embedded NUL
+        raise LoadError(f"cannot read the file: {exc}", where) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise LoadError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB; a storyboard "
+                        "is a text file (is this the right file?)", where)
     return load_text(_decode(raw, path), path)
+
+
+def shown_path(path: Path | str) -> str:
+    """``path`` as text that is safe to print: control characters written as escapes."""
+    return _NAME_CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode(), str(path))
 
 
 def load_text(text: str, path: Path) -> Document:
@@ -81,6 +105,9 @@ def load_text(text: str, path: Path) -> Document:
         raise LoadError(f"invalid YAML: {exc.problem or exc.context}", where) from None
     except yaml.YAMLError as exc:
         raise LoadError(f"invalid YAML: {exc}", Location(str(path))) from None
+    except RecursionError:  # the pure-Python parser, when libyaml is missing
+        raise LoadError(f"mappings and lists are nested too deeply (at most {MAX_DEPTH})",
+                        Location(str(path), 1, 1)) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -126,6 +153,9 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
         self._count(node)
+        if len(path) > MAX_DEPTH:
+            raise LoadError(f"mappings and lists are nested more than {MAX_DEPTH} deep here; "
+                            "a storyboard needs far fewer levels", self._location(node))
         self.values[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -176,13 +206,29 @@ class _Builder:
         if node.tag == _MERGE_TAG:
             return "<<"
         self._check_scalar_tag(node)
-        return str(node.value)
+        return self._text(node, str(node.value))
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         self._check_scalar_tag(node)
         if node.tag == _TIMESTAMP_TAG:
-            return node.value  # a date in a note is text to us, not a datetime
-        return self.loader.construct_object(node)
+            return self._text(node, node.value)  # a date in a note is text to us, not a datetime
+        try:
+            value = self.loader.construct_object(node)
+        except (ValueError, KeyError, TypeError, OverflowError):
+            kind = node.tag.replace(_PLAIN_TAG, "")
+            raise LoadError(f"{_clip(node.value)!r} is not a valid {kind}; write a plain {kind} "
+                            "or quote the value to make it text", self._location(node)) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise LoadError(f"{node.value!r} is not a finite number; numbers in a storyboard "
+                            "are finite (quote it to make it text)", self._location(node))
+        return self._text(node, value) if isinstance(value, str) else value
+
+    def _text(self, node: yaml.Node, value: str) -> str:
+        bad = CONTROL.search(value)
+        if bad:
+            raise LoadError(f"the text contains the control character U+{ord(bad[0]):04X}; "
+                            "remove it", self._location(node))
+        return value
 
     def _check_scalar_tag(self, node: yaml.Node) -> None:
         if node.tag not in _SCALAR_TAGS and node.tag != _TIMESTAMP_TAG:
@@ -201,6 +247,10 @@ class _Builder:
 
     def _location(self, node: yaml.Node) -> Location:
         return Location(self.filename, *_mark(node))
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:

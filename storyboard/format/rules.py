@@ -5,6 +5,7 @@ Every rule receives the resolved Storyboard and a RuleContext; rules never raise
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -12,13 +13,15 @@ from pathlib import Path
 
 from storyboard.format.model import Problem, Shot, Storyboard
 from storyboard.format.schema import did_you_mean
+from storyboard.media import audio_problem, image_problem
 from storyboard.render.capabilities import Capabilities
 
 __all__ = ["RULES", "RuleContext", "check_rules"]
 
-IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
 _EPS = 1e-6
 _NUMBER = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,7}")
+MAX_NAME_BYTES = 255  # one part of a path, as file systems count it
+MAX_FRAME_SIDE = 8192
 
 
 @dataclass
@@ -128,6 +131,11 @@ def derived_sources(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
             elif source >= shot.index:
                 yield Problem(shot.where(key), f"shot '{shot.id}': {key} must name an "
                               f"earlier shot; '{name}' is shot {source + 1}")
+            elif key == "extend_of" and board.shots[source].extend_of:
+                yield Problem(shot.where(key), f"shot '{shot.id}': '{name}' is itself an "
+                              "extension, and extending an extension is not supported; extend "
+                              f"'{board.shots[source].extend_of}' instead, or make '{name}' an "
+                              "ordinary shot")
         if shot.remix_of and not shot.edit:
             yield Problem(shot.where("remix_of"), f"shot '{shot.id}': a remix needs edit: "
                           "saying what to change")
@@ -175,6 +183,13 @@ def files_usable(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
             yield Problem(("music", "file"), f"music: {problem}")
 
 
+def frame_size_sane(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    out = board.output
+    if max(out.width, out.height) > MAX_FRAME_SIDE:
+        yield Problem(("output", "size"), f"output.size: {out.size} is larger than 8K; use at "
+                      f"most {MAX_FRAME_SIDE} pixels on each side")
+
+
 def backend_can_render(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
     caps = ctx.capabilities
     if caps is None:
@@ -200,47 +215,38 @@ def backend_can_render(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]
 
 RULES: tuple[Rule, ...] = (
     unique_ids, unique_numbers, action_present, beats_fit, cue_times, cast_known, derived_sources,
-    transitions_fit, files_usable, backend_can_render,
+    transitions_fit, files_usable, frame_size_sane, backend_can_render,
 )  # fmt: skip
 
 
 def _file_problem(path: Path, kind: str, folder: Path, allow_outside: bool) -> str | None:
     shown = _shown(path, folder)
-    if not allow_outside and not _inside(path, folder):
-        return (f"{shown} lies outside the storyboard's folder; move it inside, or pass "
-                "--allow-outside-paths")
-    if not path.is_file():
-        return f"{kind} file not found: {shown} (paths are relative to the storyboard)"
+    long_part = next((p for p in path.parts if len(os.fsencode(p)) > MAX_NAME_BYTES), None)
+    if long_part is not None:
+        return (f"the file or folder name '{long_part[:24]}...' is longer than {MAX_NAME_BYTES} "
+                "bytes, more than a file system allows; shorten it")
     try:
-        return _image_problem(path, shown) if kind == "image" else _audio_problem(path, shown)
-    except OSError as exc:
-        return f"cannot read {shown}: {exc.strerror or exc}"
-
-
-def _image_problem(path: Path, shown: str) -> str | None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            fmt = image.format
-            image.verify()
-    except (UnidentifiedImageError, SyntaxError, ValueError):
-        return f"{shown} is not a readable image; use a JPEG, PNG or WEBP file"
-    if fmt not in IMAGE_FORMATS:
-        return f"{shown} is a {fmt} image; use a JPEG, PNG or WEBP file"
-    return None
+        if not allow_outside and not _inside(path, folder):
+            return (f"{shown} lies outside the storyboard's folder; move it inside, or pass "
+                    "--allow-outside-paths")
+        if not path.is_file():
+            return f"{kind} file not found: {shown} (paths are relative to the storyboard)"
+        problem = image_problem(path) if kind == "image" else _audio_problem(path)
+    except (OSError, ValueError) as exc:
+        return f"cannot read {shown}: {getattr(exc, 'strerror', None) or exc}"
+    return f"{shown} {problem}" if problem else None
 
 
 _AUDIO_MAGIC = (b"RIFF", b"ID3", b"fLaC", b"OggS", b"FORM", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2",
                 b"\xff\xf1", b"\xff\xf9")  # fmt: skip
 
 
-def _audio_problem(path: Path, shown: str) -> str | None:
+def _audio_problem(path: Path) -> str | None:
     with path.open("rb") as f:
         head = f.read(12)
-    if head.startswith(_AUDIO_MAGIC) or head[4:8] == b"ftyp":  # ftyp: MP4/M4A containers
-        return None
-    return f"{shown} does not look like an audio file (WAV, MP3, FLAC, OGG, AIFF or M4A)"
+    if not (head.startswith(_AUDIO_MAGIC) or head[4:8] == b"ftyp"):  # ftyp: MP4/M4A
+        return "does not look like an audio file (WAV, MP3, FLAC, OGG, AIFF or M4A)"
+    return audio_problem(path)
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -10,7 +10,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from storyboard.format.load import JsonPath
@@ -29,7 +29,26 @@ def _validator() -> Draft202012Validator:
     # The schema's $refs all point inside it (never to the network). Inlining them once makes
     # validating a 1,000-shot storyboard about a third faster than resolving them per node.
     schema = json.loads(schema_text())
-    return Draft202012Validator(_inline_refs(schema, schema))
+    return _Validator(_inline_refs(schema, schema))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """``pattern`` as JSON Schema means it (ECMA-262): ``$`` is the very end of the string.
+
+    Python's ``$`` also matches before a final newline, so ``"a\n"`` passed as an id.
+    """
+    if validator.is_type(instance, "string") and not _ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def _ecma(pattern: str) -> re.Pattern[str]:
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 
 def _inline_refs(node: Any, root: dict[str, Any]) -> Any:
@@ -111,12 +130,19 @@ def _explain(error: ValidationError) -> Iterator[Problem]:
     elif kind in _BOUNDS:
         yield Problem(path, f"{where}: {error.instance!r} is too {_BOUNDS[kind][0]}; it must be "
                       f"{_BOUNDS[kind][1]} {error.validator_value!r}")
+    elif kind == "maxLength" and isinstance(error.instance, str):
+        yield Problem(path, f"{where}: {_clip(error.instance)!r} is {len(error.instance)} "
+                      f"characters long; it may have at most {error.validator_value}")
     elif kind == "minItems":
         yield Problem(path, f"{where}: the list is empty; add at least {error.validator_value}")
     elif kind == "const":
         yield Problem(path, f"{where}: must be {error.validator_value!r}, not {error.instance!r}")
     else:
         yield Problem(path, f"{where}: {error.message}")
+
+
+def _clip(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _consts(schema: dict[str, Any]) -> list[Any]:
