@@ -209,10 +209,10 @@ def test_stitch_warns_about_stale_renders(tmp_path: Path) -> None:
 
 
 def test_a_failed_shot_exits_3_and_keeps_the_others(tmp_path: Path) -> None:
-    (tmp_path / "broken.wav").write_bytes(b"RIFF" + bytes(200))  # looks like WAV, is not
     board = make_board(tmp_path, [(1, "cut"), (1, "cut")])
-    board.write_text(board.read_text().replace(
-        "  - id: s1\n", "  - id: s1\n    audio: {file: broken.wav}\n"))
+    # A broken input is caught by validation now, so s1 fails where only a render can: a
+    # folder stands where its finished file must go.
+    (tmp_path / "renders" / "edit" / "shots" / "s1.mp4").mkdir(parents=True)
     result = run_cli("build", board)
     assert result.returncode == 3
     assert "failed   s1: " in result.stderr
