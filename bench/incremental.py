@@ -7,7 +7,9 @@ Each build is the real `storyboard build` in a fresh process (wall time). The ba
 rebuild is what it cannot avoid: rendering that one new shot alone (`storyboard render
 --shot NEW` into an empty folder) plus stitching the whole edit (`storyboard stitch` with the
 edit removed). The ratio of each rebuild to that baseline should be at most 1.3x; a rebuild
-that renders any other shot again is far above it.
+that renders any other shot again is far above it. The baseline runs two processes and the
+rebuild one, so the stricter ratio takes one start-up (a `storyboard status` of the board:
+load, validate, compile, hash) off the baseline.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ TARGET = 1.3
 
 def board_text(ids: list[str], size: str, seconds: float) -> str:
     lines = ["version: 1", "title: Incremental", f"output: {{size: {size}, fps: 24}}", "shots:"]
-    for n, shot_id in enumerate(ids):
-        move = MOVES[n % len(MOVES)]
+    for shot_id in ids:
+        move = MOVES[sum(map(ord, shot_id)) % len(MOVES)]  # by id: a shot is the same anywhere
         lines.append(f"  - {{id: {shot_id}, seconds: {seconds:g}, action: shot {shot_id}, "
                      f"beats: [{{camera: {move}, seconds: {seconds:g}}}]}}")
     return "\n".join(lines) + "\n"
@@ -73,10 +75,14 @@ def main() -> None:
             rebuild = storyboard("build", path)
             render, stitch = baseline(folder, path, new_id)
             storyboard("stitch", path)  # put the edit back for the next step
+            # the baseline starts two processes, the rebuild one: count one start-up once
+            startup = storyboard("status", path)
             ratio = rebuild / (render + stitch)
-            verdict = "meets" if ratio <= TARGET else "MISSES"
+            strict = rebuild / (render + stitch - startup)
+            verdict = "meets" if strict <= TARGET else "MISSES"
             print(f"{label:<27} {rebuild:6.2f} s   one shot {render:.2f} s + stitch "
-                  f"{stitch:.2f} s = {render + stitch:.2f} s   ratio {ratio:.2f}x "
+                  f"{stitch:.2f} s = {render + stitch:.2f} s   ratio {ratio:.2f}x; "
+                  f"{strict:.2f}x without the second start-up ({startup:.2f} s) "
                   f"({verdict} the {TARGET}x target)")
 
 
