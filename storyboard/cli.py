@@ -117,8 +117,23 @@ def _args_compile(p: argparse.ArgumentParser) -> None:
     _common(p)
 
 
+def _takes_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--takes", type=_positive_int, metavar="N",
+                   help="takes of every shot (overrides takes: in the storyboard)")
+
+
+def _args_takes(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--shot", action="append", metavar="ID", help="only this shot (repeatable)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _takes_option(p)
+    _out_and_templates(p)
+    _common(p)
+
+
 def _args_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
+    _takes_option(p)
     p.add_argument("--shot", action="append", metavar="ID", help="only this shot (repeatable)")
     p.add_argument("--jobs", type=_positive_int, metavar="N",
                    help="shots rendered at once (default: the number of cores for previs, "
@@ -227,6 +242,7 @@ def _usd(text: str) -> float:
 
 def _args_estimate(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
+    _takes_option(p)
     p.add_argument("--shot", action="append", metavar="ID", help="only this shot (repeatable)")
     p.add_argument("--jobs", type=_positive_int, metavar="N", help="as for render")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -246,6 +262,7 @@ def _args_fake_api(p: argparse.ArgumentParser) -> None:
 
 def _args_review(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
+    _takes_option(p)
     p.add_argument("--dest", type=Path, metavar="DIR",
                    help="where the review folder goes (default: review/ in the render folder)")
     _out_and_templates(p)
@@ -254,6 +271,7 @@ def _args_review(p: argparse.ArgumentParser) -> None:
 
 def _args_contact_sheet(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
+    _takes_option(p)
     p.add_argument("--format", choices=("png", "pdf"), default="png")
     p.add_argument("--dest", type=Path, metavar="FILE",
                    help="the file to write (default: <stem>-contact.<format> in the render folder)")
@@ -614,6 +632,32 @@ def cmd_review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_takes(args: argparse.Namespace) -> int:
+    from storyboard.compile import compile_storyboard
+    from storyboard.render.stage import default_out_dir
+    from storyboard.render.takes import shot_takes
+
+    board = _load(args)
+    chosen = _select_shots(board, args.shot)
+    takes = shot_takes(board, compile_storyboard(board, args.templates),
+                       args.backend or board.render.backend, args.out or default_out_dir(board))
+    rows = [t for s in board.shots if s.id in chosen for t in takes[s.id]]
+    if args.json:
+        json.dump([{"id": t.shot_id, "take": t.number, "state": t.state, "circled": t.circled,
+                    "cost": t.cost, "elapsed": t.elapsed, "render_key": t.render_key,
+                    "path": str(t.path), "error": t.error or None} for t in rows],
+                  sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    width = max([len(t.shot_id) for t in rows] + [4])
+    print(f"{'shot':<{width}}  take  {'state':<8}  {'cost':>8}  circled")
+    for t in rows:
+        cost = "?" if t.cost is None else f"${t.cost:.2f}"
+        print(f"{t.shot_id:<{width}}  {t.number:>4}  {t.state:<8}  {cost:>8}  "
+              f"{'◯' if t.circled else ''}{'  ' + t.error if t.error else ''}")
+    return EXIT_OK
+
+
 def cmd_contact_sheet(args: argparse.Namespace) -> int:
     from storyboard.compile import compile_storyboard
     from storyboard.render.stage import default_out_dir
@@ -686,7 +730,20 @@ def _load(args: argparse.Namespace):
         raise UsageError(exc.message) from None
     if warnings and not args.quiet:
         _print_problems(warnings, sys.stderr)
-    return board
+    return _with_takes(board, getattr(args, "takes", None))
+
+
+def _with_takes(board, takes: int | None):
+    """The board with ``--takes N`` for every shot; a circled take beyond N is a usage error."""
+    from dataclasses import replace
+
+    if takes is None:
+        return board
+    beyond = [s.id for s in board.shots if s.circle > takes]
+    if beyond:
+        raise UsageError(f"--takes {takes} leaves out the circled take of {', '.join(beyond)}; "
+                         "circle another take or ask for more")
+    return replace(board, shots=tuple(replace(s, takes=takes) for s in board.shots))
 
 
 def _compile(args: argparse.Namespace, board):  # -> list[ShotPrompt]
@@ -823,4 +880,5 @@ _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], Non
                _args_review),
     "contact-sheet": (cmd_contact_sheet, "key frames of every shot in a grid (png or pdf)",
                       _args_contact_sheet),
+    "takes": (cmd_takes, "each shot's takes: state, cost, which one is circled", _args_takes),
 }

@@ -190,6 +190,8 @@ class Shot:
     # where each top-level field came from in the document: the shot, defaults, or a remix source
     origin: Mapping[str, JsonPath] = field(default_factory=dict, compare=False, repr=False)
     number: str = ""  # the production's shot number ("12A"); resolve sets 1, 2, 3... by default
+    takes: int = 1  # how many takes to render
+    circle: int = 1  # the take the edit uses (1-based)
 
     def __post_init__(self) -> None:
         if not self.number:

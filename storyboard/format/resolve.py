@@ -117,6 +117,8 @@ def _shot(index: int, v: dict[str, Any], origin: dict[str, JsonPath], folder: Pa
         edit=v.get("edit", ""),
         extend_of=v.get("extend_of"),
         origin=origin,
+        takes=int(v.get("takes", 1)),
+        circle=int(v.get("circle", 1)),
     )
 
 

@@ -69,6 +69,13 @@ def unique_numbers(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
         first.setdefault(shot.number, shot)
 
 
+def circle_taken(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    for shot in board.shots:
+        if shot.circle > shot.takes:
+            yield Problem(shot.where("circle"), f"circle: {shot.circle} but the shot has "
+                          f"{shot.takes} take(s); raise takes to {shot.circle} or circle another")
+
+
 def action_present(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
     for shot in board.shots:
         if not shot.action and not shot.source:
@@ -215,7 +222,7 @@ def backend_can_render(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]
 
 RULES: tuple[Rule, ...] = (
     unique_ids, unique_numbers, action_present, beats_fit, cue_times, cast_known, derived_sources,
-    transitions_fit, files_usable, frame_size_sane, backend_can_render,
+    transitions_fit, circle_taken, files_usable, frame_size_sane, backend_can_render,
 )  # fmt: skip
 
 

@@ -51,6 +51,8 @@ class RenderJob:
     # what to render: >= shot.seconds when the model renders only fixed lengths (the rest is
     # handle, cut by the edit); 0 means exactly shot.seconds
     render_seconds: float = 0.0
+    take: int = 1  # which take of the shot this is (1-based)
+    seed: int | None = None  # the take's seed: None for take 1 (the backend's own choice)
 
     def __post_init__(self) -> None:
         if not self.render_seconds:

@@ -17,7 +17,7 @@ from storyboard.format.model import Storyboard
 from storyboard.format.targets import select_render
 from storyboard.manifest import load_manifest
 from storyboard.render.registry import load_backend
-from storyboard.render.stage import shot_keys
+from storyboard.render.stage import take_keys
 from storyboard.render.store import TakeStore
 
 __all__ = ["Orphans", "clean", "find_orphans"]
@@ -39,8 +39,7 @@ def find_orphans(boards: Sequence[Storyboard], prompts: Sequence[ShotPrompt],
     store = TakeStore(out_dir)
     referenced: set[str] = set()
     for board in _with_targets(boards):
-        referenced |= set(shot_keys(board, prompts, load_backend(board.render.backend),
-                                    out_dir).values())
+        referenced |= take_keys(board, prompts, load_backend(board.render.backend), out_dir)
     ids = {s.id for s in boards[0].shots}
     entries = load_manifest(out_dir)["shots"]
     referenced |= {str(e.get("render_key")) for i, e in entries.items() if i in ids}

@@ -27,6 +27,7 @@ class ShotEstimate:
     price_per_second: float | None  # None: unknown for this model
     rendered: bool  # already rendered and current: costs nothing
     render_seconds: float = 0.0  # what is rendered and paid for (>= seconds); 0: seconds
+    takes: int = 1  # takes still to render (each is paid for)
 
     @property
     def rendered_seconds(self) -> float:
@@ -42,7 +43,7 @@ class ShotEstimate:
             return 0.0
         if self.price_per_second is None:
             return None
-        return self.rendered_seconds * self.price_per_second
+        return self.rendered_seconds * self.price_per_second * self.takes
 
 
 @dataclass(frozen=True)
@@ -70,17 +71,20 @@ def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str
         board.render.preset or {}).get("price_per_second") is not None
     ids = identities(board, prompts, backend_name, out_dir)
     # a shot whose request has a take in the store costs nothing: it is picked, not rendered
-    free = {s.id: ids.store.has(ids.job(s).render_key) for s in board.shots}
+    todo = {s.id: sum(not ids.store.has(j.render_key) for j in ids.takes(s))
+            for s in board.shots}
     mode = board.render.duration
     shots = tuple(ShotEstimate(s.id, s.seconds, _price(backend, board, caps, s, stated),
-                               free[s.id], caps.render_seconds(s.seconds, mode))
+                               not todo[s.id], caps.render_seconds(s.seconds, mode),
+                               max(todo[s.id], 1))
                   for s in board.shots if not only or s.id in only)
-    todo = [s for s in shots if not s.rendered]
+    left = [s for s in shots if not s.rendered]
     if caps.wait:  # hosted: jobs run side by side, each taking about caps.wait
-        wait = math.ceil(len(todo) / max(jobs, 1)) * caps.wait
+        wait = math.ceil(sum(s.takes for s in left) / max(jobs, 1)) * caps.wait
     else:
         scale = board.output.width * board.output.height / (1280 * 720)
-        wait = sum(s.rendered_seconds for s in todo) * PREVIS_SECONDS_PER_SECOND_720P * scale
+        wait = sum(s.rendered_seconds * s.takes for s in left) \
+            * PREVIS_SECONDS_PER_SECOND_720P * scale
     return Estimate(backend_name, board.render.model, shots, wait)
 
 

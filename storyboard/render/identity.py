@@ -56,10 +56,37 @@ class Identities:
         self._jobs: dict[str, RenderJob] = {}
 
     def keys(self) -> dict[str, str]:
+        """Every shot's render key: that of its circled take."""
         return {shot.id: self.job(shot).render_key for shot in self.board.shots}
 
+    def take_keys(self) -> set[str]:
+        """The render key of every take every shot asks for."""
+        return {job.render_key for shot in self.board.shots for job in self.takes(shot)}
+
+    def takes(self, shot: Shot) -> list[RenderJob]:
+        """The jobs of the shot's takes 1..takes (and of its circled take, if beyond)."""
+        return [self.take(shot, n) for n in range(1, max(shot.takes, shot.circle) + 1)]
+
+    def take(self, shot: Shot, number: int) -> RenderJob:
+        """Take ``number`` of the shot: the same request with its own seed, its own key."""
+        first = self._first(shot)
+        if number == 1:
+            return first
+        job = replace(first, take=number, seed=number, render_key="")
+        return replace(job, render_key=key_of(self.backend_cls,
+                                              self._material(job, self._source_key(shot)),
+                                              take=number))
+
     def job(self, shot: Shot) -> RenderJob:
-        """The shot's job now; a derived hosted shot is re-keyed once its source has rendered."""
+        """The job of the shot's circled take (the one the edit uses)."""
+        return self.take(shot, shot.circle) if shot.circle > 1 else self._first(shot)
+
+    def _source_key(self, shot: Shot) -> str:
+        source = self.board.shot(shot.source) if shot.source else None
+        return self.job(source).render_key if source else ""
+
+    def _first(self, shot: Shot) -> RenderJob:
+        """The shot's first take; a derived hosted shot is re-keyed once its source rendered."""
         cached = self._jobs.get(shot.id)
         if cached is not None and not (self.hosted and shot.source
                                        and cached.source_remote_id is None):
@@ -120,7 +147,9 @@ class Identities:
     def _pixels(self, job: RenderJob) -> dict[str, Any]:
         """Everything that changes a local render's pixels or sound."""
         fields = asdict(job.shot)
-        for drop in ("origin", "notes", "transition", "index", "number"):  # where it sits
+        # where it sits; how many takes and which is circled change no render (the take
+        # number is part of every key: key_of)
+        for drop in ("origin", "notes", "transition", "index", "number", "takes", "circle"):
             fields.pop(drop)
         if not job.overlays:
             fields.pop("id")  # the id is drawn only with the overlays

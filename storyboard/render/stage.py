@@ -35,7 +35,7 @@ from storyboard.render.registry import load_backend
 from storyboard.render.store import TakeStore
 
 __all__ = ["Event", "ShotResult", "ShotState", "default_out_dir", "render_storyboard",
-           "shot_keys", "shot_states"]
+           "shot_keys", "shot_states", "take_keys"]
 
 Event = Callable[[str, str, dict[str, Any]], None]  # (kind, shot id, details)
 
@@ -75,6 +75,14 @@ def shot_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: Any
     out_dir = out_dir or default_out_dir(board)
     return Identities(select_render(board, backend=backend_cls.name), prompts, backend_cls,
                       TakeStore(out_dir), cache(file_sha256)).keys()
+
+
+def take_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: Any,
+              out_dir: Path | None = None) -> set[str]:
+    """The key of every take every shot asks for (takes beyond ``takes:`` are not asked for)."""
+    out_dir = out_dir or default_out_dir(board)
+    return Identities(select_render(board, backend=backend_cls.name), prompts, backend_cls,
+                      TakeStore(out_dir), cache(file_sha256)).take_keys()
 
 
 def shot_states(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str,
@@ -167,6 +175,10 @@ class _Run:
                     sharing.append(job)
                 else:
                     todo[job.render_key] = job
+                for other in self.ids.takes(shot):  # the takes the edit does not use
+                    if other.take != job.take and other.render_key not in todo and (
+                            force or not self.store.has(other.render_key)):
+                        todo[other.render_key] = other
             self._render(list(todo.values()), jobs)
             for job in sharing:
                 self._share(job)
@@ -240,13 +252,31 @@ class _Run:
 
     def _record(self, job: RenderJob, outcome: dict[str, Any], elapsed: float) -> None:
         error = outcome.get("error", "")
-        if error:
+        circled = job.take == job.shot.circle
+        if not circled:  # a take the edit does not use: in the store, or its failure noted
+            self._other_take(job, outcome, elapsed)
+        elif error:
             self._failed(job, outcome, elapsed)
+        if error:
             return
         self.store.record(job.render_key, {**self._summary(job), "elapsed": round(elapsed, 3),
                                            "remote_video_id": outcome.get("remote_video_id"),
-                                           "cost": self._cost(job), "created": time.time()})
-        self._pick(job, "rendered", elapsed)
+                                           "cost": self._cost(job), "created": time.time(),
+                                           "take": job.take, "seed": job.seed})
+        if circled:
+            self._pick(job, "rendered", elapsed)
+
+    def _other_take(self, job: RenderJob, outcome: dict[str, Any], elapsed: float) -> None:
+        error = outcome.get("error", "")
+        failures = self.manifest.setdefault("take_failures", {})
+        if error:
+            failures[job.render_key] = {"shot": job.shot.id, "take": job.take, "error": error,
+                                        "error_code": outcome.get("error_code") or None}
+            self.emit("warning", job.shot.id, {"message": f"take {job.take} failed: {error}"})
+        else:
+            failures.pop(job.render_key, None)
+            self.emit("take", job.shot.id, {"take": job.take, "elapsed": elapsed})
+        save_manifest(self.out_dir, self.manifest)
 
     def _pick(self, job: RenderJob, status: str, elapsed: float = 0.0) -> None:
         """Make the take of the job's key the shot's file and record it."""

@@ -3,6 +3,7 @@ request, answers through one ``route`` method, and makes real MP4s with the prev
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -86,6 +87,8 @@ class FakeServer:
         self.requests: list[Recorded] = []
         self.lock = threading.Lock()
         self._videos: dict[tuple[Any, ...], bytes] = {}
+        # each job's video its own plain colour (takes told apart by their pixels)
+        self.distinct_videos = False
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
 
@@ -137,11 +140,11 @@ class FakeServer:
         """Recorded requests whose path matches ``pattern`` (a regular expression)."""
         return [r for r in self.requests if r.method == method and re.fullmatch(pattern, r.path)]
 
-    def video(self, size: str, seconds: float, foreign: bool = False) -> bytes:
-        key = (size, seconds, foreign)
+    def video(self, size: str, seconds: float, foreign: bool = False, tint: str = "") -> bytes:
+        key = (size, seconds, foreign, tint)
         with self.lock:
             if key not in self._videos:
-                video = previs_video(size, seconds)
+                video = previs_video(size, seconds, tint)
                 self._videos[key] = foreign_video(video) if foreign else video
             return self._videos[key]
 
@@ -172,9 +175,10 @@ class FakeServer:
         """Whether the content policy turns this prompt down."""
         return any(w in prompt for w in self.faults.moderation_words)
 
-    def download(self, size: str, seconds: float) -> Reply:
+    def download(self, size: str, seconds: float, job_id: str = "") -> Reply:
         """A real video of that size and length, cut off half way when a fault says so."""
-        video = self.video(size, seconds, self.faults.foreign_video)
+        tint = job_id if self.distinct_videos else ""
+        video = self.video(size, seconds, self.faults.foreign_video, tint)
         return Reply(200, video, cut=self.fire("cut_downloads"))
 
     # ---- for subclasses -------------------------------------------------------------------
@@ -200,18 +204,27 @@ def image_size(data: bytes) -> str | None:
         return None
 
 
-def previs_video(size: str, seconds: float) -> bytes:
-    """A real MP4 of that size and length, made by the previs renderer."""
+def previs_video(size: str, seconds: float, tint: str = "") -> bytes:
+    """A real MP4 of that size and length, made by the previs renderer (of one plain colour
+    chosen by ``tint`` when one is given)."""
     from storyboard.compile import ShotPrompt
     from storyboard.format.model import Output, Shot
     from storyboard.render.base import RenderJob
     from storyboard.render.previs import PrevisBackend
 
     width, height = (int(n) for n in size.split("x"))
-    shot = Shot(id="fake", index=0, seconds=seconds, action="fake video API")
-    prompt = ShotPrompt("fake", "", "", "", "", "", "", "", "", "")
-    job = RenderJob(shot, prompt, Output(width, height, 24.0), None, "fake", overlays=False)
     with tempfile.TemporaryDirectory() as tmp:
+        reference = None
+        if tint:
+            from PIL import Image
+
+            digest = hashlib.sha256(tint.encode()).digest()
+            reference = Path(tmp) / "tint.png"
+            Image.new("RGB", (32, 18), tuple(digest[:3])).save(reference)
+        shot = Shot(id="fake", index=0, seconds=seconds, action="fake video API",
+                    reference=reference)
+        prompt = ShotPrompt("fake", "", "", "", "", "", "", "", "", "")
+        job = RenderJob(shot, prompt, Output(width, height, 24.0), None, "fake", overlays=False)
         dest = Path(tmp) / "video.mp4"
         PrevisBackend().render(job, dest)
         return dest.read_bytes()

@@ -160,7 +160,7 @@ class FakeVideoAPI(FakeServer):
         if self.faults.elsewhere:  # the video is served by another host
             return Reply(302, b"", {"location": f"{self.faults.elsewhere}/v1/videos/{job_id}"
                                                 "/content?variant=video"})
-        return self.download(job.size, float(job.seconds))
+        return self.download(job.size, float(job.seconds), job.id)
 
     def _status(self, job: _Job) -> tuple[str, dict[str, Any] | None]:
         stage = self.progress(job.created, job.polls, job.prompt)

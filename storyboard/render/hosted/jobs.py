@@ -48,7 +48,7 @@ def render_hosted(backend: Any, job: RenderJob, path: Path, out_dir: Path,
         failure.remote_video_id = handle.job_id  # type: ignore[attr-defined]
         raise failure
     _fetch(backend, handle, job, path)
-    _drop_handle(out_dir / "jobs", job.shot.id)
+    _drop_handle(out_dir / "jobs", _handle_name(job))
     return {"remote_video_id": handle.job_id}
 
 
@@ -60,7 +60,7 @@ def _run_job(backend: Any, job: RenderJob, out_dir: Path,
     shot_id = job.shot.id
     jobs_dir = out_dir / "jobs"
     deadline = clock() + job.render.job_timeout
-    handle = load_handle(jobs_dir, shot_id, job.render_key, backend.base_url)
+    handle = load_handle(jobs_dir, _handle_name(job), job.render_key, backend.base_url)
     if handle is not None and not handle.job_id:
         # A run died between sending a create and hearing back: the job may exist, paid for.
         with within(deadline):
@@ -72,22 +72,22 @@ def _run_job(backend: Any, job: RenderJob, out_dir: Path,
         if handle is None:
             pending = Handle(backend.name, backend.base_url, job.model, "", job.render_key,
                              {"pending_since": time.time()})
-            _save_handle(jobs_dir, shot_id, pending)  # before the create is sent
+            _save_handle(jobs_dir, _handle_name(job), pending)  # before the create is sent
             with within(deadline):
                 handle = backend.submit(job)
-            _save_handle(jobs_dir, shot_id, handle)  # before the first poll, always
+            _save_handle(jobs_dir, _handle_name(job), handle)  # before the first poll, always
             emit("submitted", shot_id, {"job": handle.job_id})
         state = _wait(backend, handle, job, deadline, clock, sleep, emit)
         if state.status in ("gone", "expired") and not recreated:
             emit("warning", shot_id, {"message": f"job {handle.job_id} {state.status} on the "
                                                  "server; creating it again, once"})
-            _drop_handle(jobs_dir, shot_id)
+            _drop_handle(jobs_dir, _handle_name(job))
             handle, recreated = None, True
             deadline = clock() + job.render.job_timeout
             continue
         break
     if state.status != "succeeded":
-        _drop_handle(jobs_dir, shot_id)  # a rerun tries afresh
+        _drop_handle(jobs_dir, _handle_name(job))  # a rerun tries afresh
     return handle, state
 
 
@@ -201,6 +201,11 @@ def _encoded_like_ours(path: Path, info: Any, job: RenderJob) -> bool:
     options = dict(o.split(b"=", 1) for o in settings[1].split() if b"=" in o)
     return (options.get(b"bframes") == b"0" and options.get(b"scenecut") == b"0"
             and options.get(b"keyint") == str(keyframe_interval(out.fps)).encode())
+
+
+def _handle_name(job: RenderJob) -> str:
+    """The job file of a shot's take: jobs/<id>.json for take 1, jobs/<id>.take<N>.json else."""
+    return job.shot.id if job.take == 1 else f"{job.shot.id}.take{job.take}"
 
 
 def load_handle(jobs_dir: Path, shot_id: str, render_key: str, base_url: str) -> Handle | None:
