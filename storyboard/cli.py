@@ -284,6 +284,11 @@ def _args_schema(p: argparse.ArgumentParser) -> None:
                    help="write DIR/storyboard.schema.json (refresh the copy editors read)")
 
 
+def _args_models(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", help="only this backend's models")
+    _format_option(p, ("text", "markdown", "json"))
+
+
 def _args_init(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -676,6 +681,18 @@ def cmd_contact_sheet(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from storyboard.render import catalogue
+
+    entries = catalogue.catalogue(args.backend)
+    if args.format == "json":
+        print(json.dumps(catalogue.as_json(entries), indent=2))
+    else:
+        render = catalogue.markdown if args.format == "markdown" else catalogue.table
+        sys.stdout.write(render(entries))
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from storyboard.format.schema import schema_text
     from storyboard.scaffold import write_schema
@@ -870,6 +887,8 @@ _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], Non
                _args_export),
     "estimate": (cmd_estimate, "seconds, cost and expected wait per shot and in all",
                  _args_estimate),
+    "models": (cmd_models, "the models each backend knows: durations, sizes, prices, "
+               "capabilities", _args_models),
     "fake-api": (cmd_fake_api, "serve a fake hosted video API on 127.0.0.1 for tests",
                  _args_fake_api),
     "status": (cmd_status, "each shot: rendered / stale / missing / failed", _args_status),

@@ -28,9 +28,11 @@ from storyboard.render.hosted.base import (
     Video,
     aspect_ratio,
     png,
+    png_file,
     resolution_tier,
 )
 from storyboard.render.hosted.wire import Call
+from storyboard.render.wants import end_frame, seed, wants_audio
 
 __all__ = ["FalBackend"]
 
@@ -77,22 +79,46 @@ class FalBackend(RemoteBackend):
         return Capabilities(
             durations=tuple(float(d) for d in durations) if durations else None,
             aspect_ratios=tuple(ratios) if ratios else None, first_frame=True,
-            audio=bool(preset.get("audio")), price_per_second=preset.get("price_per_second"),
+            last_frame=bool(preset.get("end_image_field") or preset.get("last_frame_model")),
+            reference_images=int(preset.get("reference_images") or 0),
+            audio=bool(preset.get("audio")), seed=bool(preset.get("seed_field")),
+            price_per_second=preset.get("price_per_second"),
+            audio_price_per_second=preset.get("audio_price_per_second"),
             wait=float(preset.get("wait", 300)))
 
     @classmethod
-    def price_per_second(cls, model: str | None, size: str) -> float | None:
-        return _preset(model).get("price_per_second")
+    def models(cls) -> tuple[str, ...]:
+        return tuple(_presets())
+
+    @classmethod
+    def describe(cls, model: str) -> dict[str, Any]:
+        preset = _preset(model)
+        return {"label": preset.get("label"), "resolutions": preset.get("resolutions"),
+                "unverified": (preset.get("source") or {}).get("unverified")}
+
+    @classmethod
+    def price_per_second(cls, model: str | None, size: str, audio: bool = False) -> float | None:
+        """At the resolution tier the output's size is sent as, with or without sound."""
+        preset = _preset(model)
+        silent, sound = preset.get("price_per_second"), preset.get("audio_price_per_second")
+        if preset.get("resolutions"):
+            width, height = (int(n) for n in size.split("x"))
+            tier = resolution_tier(min(width, height), preset["resolutions"])
+            silent, sound = (preset.get("tier_prices") or {}).get(tier, (silent, sound))
+        return sound if audio and sound is not None else silent
 
     @classmethod
     def request(cls, job: RenderJob) -> Call:
-        preset = _preset(job.model, job.render.preset)
+        model, preset = _routed(job)
         out = job.output
+        scale = min(1.0, _LONG_SIDE / max(out.width, out.height))
+        size = round(out.width * scale) // 2 * 2, round(out.height * scale) // 2 * 2
         fields: dict[str, Any] = {"prompt": job.prompt.text}
         if job.shot.reference is not None and preset.get("image_field"):
-            scale = min(1.0, _LONG_SIDE / max(out.width, out.height))
-            width, height = round(out.width * scale) // 2 * 2, round(out.height * scale) // 2 * 2
-            fields[preset["image_field"]] = png(job, width, height, "data_uri")
+            fields[preset["image_field"]] = png(job, *size, "data_uri")
+        last = end_frame(job)
+        if last is not None and job.shot.reference is not None and preset.get("end_image_field"):
+            fields[preset["end_image_field"]] = png_file(last, job.shot.fit, *size, "data_uri")
         if preset.get("duration_field"):
             fields[preset["duration_field"]] = _duration(job.render_seconds,
                                                          preset.get("duration_format", "int"))
@@ -101,15 +127,20 @@ class FalBackend(RemoteBackend):
         if preset.get("resolution_field") and preset.get("resolutions"):
             fields[preset["resolution_field"]] = resolution_tier(min(out.width, out.height),
                                                                  preset["resolutions"])
+        if preset.get("audio") and preset.get("audio_field"):
+            fields[preset["audio_field"]] = wants_audio(job.shot)
+        chosen = seed(job)
+        if chosen is not None and preset.get("seed_field"):
+            fields[preset["seed_field"]] = chosen
         fields.update(job.render.extra or {})
-        return Call("POST", f"/{job.model or DEFAULT_MODEL}", json=fields)
+        return Call("POST", f"/{model}", json=fields)
 
     def handle(self, job: RenderJob, answer: dict[str, Any]) -> Handle:
         urls = {k: self.remote_id(answer[k]) for k in _QUEUE_URLS if k in answer}
         if "request_id" not in answer or "status_url" not in urls or "response_url" not in urls:
             raise BackendError("fal's answer to submit lacks request_id, status_url or "
                                "response_url")
-        return Handle(self.name, self.base_url, job.model or DEFAULT_MODEL,
+        return Handle(self.name, self.base_url, _routed(job)[0],
                       self.remote_id(answer["request_id"]), job.render_key, urls)
 
     def status_url(self, handle: Handle) -> str:
@@ -145,6 +176,18 @@ class FalBackend(RemoteBackend):
         code = next((k for k in kinds if k in BLOCKED_TYPES), kinds[0] if kinds else "")
         message = "; ".join(str(d.get("msg", "")) for d in details) or response.text[:300]
         return self.scrub(code), self.scrub(message)
+
+
+def _routed(job: RenderJob) -> tuple[str, dict[str, Any]]:
+    """The endpoint a shot goes to, and its preset: a model whose last frame is another
+    endpoint (Veo 3.1's first-last-frame-to-video) sends a shot with both frames there."""
+    model = job.model or DEFAULT_MODEL
+    preset = _preset(model, job.render.preset)
+    both = job.shot.reference is not None and end_frame(job) is not None
+    other = preset.get("last_frame_model") if both else preset.get("no_last_frame_model")
+    if not other or (both and preset.get("end_image_field")):
+        return model, preset
+    return str(other), _preset(str(other), job.render.preset)
 
 
 def _details(response: httpx.Response) -> list[dict[str, Any]]:

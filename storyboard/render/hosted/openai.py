@@ -59,6 +59,10 @@ class OpenAIBackend(RemoteBackend):
                             wait=float(info["wait"]))
 
     @classmethod
+    def models(cls) -> tuple[str, ...]:
+        return tuple(_models())
+
+    @classmethod
     def price_per_second(cls, model: str | None, size: str) -> float | None:
         info = _models().get(model or DEFAULT_MODEL)
         if info is None:

@@ -83,6 +83,16 @@ class RunwayBackend(RemoteBackend):
             audio_price_per_second=info["audio_price_per_second"], wait=float(info["wait"]))
 
     @classmethod
+    def models(cls) -> tuple[str, ...]:
+        return tuple(_models())
+
+    @classmethod
+    def describe(cls, model: str) -> dict[str, Any]:
+        info = _models().get(model, {})
+        return {"label": info.get("label"),
+                "unverified": (info.get("source") or {}).get("unverified")}
+
+    @classmethod
     def price_per_second(cls, model: str | None, size: str, audio: bool = False) -> float | None:
         info = _models().get(model or DEFAULT_MODEL)
         if info is None:
