@@ -53,8 +53,10 @@ def ffmpeg_exe() -> str:
 
 
 def fps_fraction(fps: float) -> Fraction:
-    """24 → 24, 29.97 → 30000/1001: the rate ffmpeg should be told."""
-    return Fraction(fps).limit_denominator(1001)
+    """24 → 24, 29.97 → 30000/1001, 23.976 → 24000/1001: the rate ffmpeg should be told."""
+    from storyboard.edit.timecode import frame_rate
+
+    return frame_rate(fps)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ does not grow with the number of shots.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,19 +19,35 @@ from typing import IO
 import numpy as np
 
 from storyboard.edit.layout import EditPlan, Span
+from storyboard.edit.plan import MUSIC_FADE_IN, MUSIC_FADE_OUT
 from storyboard.errors import StitchError
 from storyboard.format.model import Music
 from storyboard.media import AUDIO_RATE, ffmpeg_exe
 
-__all__ = ["mixed_audio"]
+__all__ = ["edit_channels", "mixed_audio"]
 
 CUT_FADE = round(0.005 * AUDIO_RATE)  # a few milliseconds at every hard cut, so cuts never click
-MUSIC_FADE_IN, MUSIC_FADE_OUT = 0.5, 1.5
+
+
+_LAYOUT = re.compile(r"Stream #\S+.*?: Audio: .*?, \d+ Hz, ([\w.]+)")
+
+
+def edit_channels(files: list[Path], music: Music | None) -> int:
+    """2 when the music bed or any shot's sound is stereo (or more), else 1."""
+    sources = [*files, *([music.file] if music is not None and music.file else [])]
+    return 2 if any(_channels(path) > 1 for path in sources) else 1
+
+
+def _channels(path: Path) -> int:
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                            capture_output=True, text=True, errors="replace")
+    found = _LAYOUT.search(result.stderr)
+    return 1 if found is None or found[1] == "mono" else 2
 
 
 def mixed_audio(plan: EditPlan, files: list[Path], music: Music | None,
-                listing: Path) -> Iterator[np.ndarray]:
-    """Yield the edit's audio as consecutive mono float32 chunks (one or two per shot).
+                listing: Path, channels: int = 1) -> Iterator[np.ndarray]:
+    """Yield the edit's audio as consecutive float32 chunks of shape (samples, channels).
 
     ``listing`` is where the decoder's concat list is written.
     """
@@ -38,10 +55,10 @@ def mixed_audio(plan: EditPlan, files: list[Path], music: Music | None,
     total = _sample(plan, plan.frames)
     listing.write_text(_shot_list(plan, files), encoding="utf-8")
     decoder = _Decoder(["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:a:0",
-                        "-af", "aresample=async=1:min_hard_comp=0.005:first_pts=0"])
-    with decoder as shots, _music(music, total) as bed:
+                        "-af", "aresample=async=1:min_hard_comp=0.005:first_pts=0"], channels)
+    with decoder as shots, _music(music, total, channels) as bed:
         position = 0
-        pending = np.zeros(0, np.float32)
+        pending = np.zeros((0, channels), np.float32)
         for span, size in zip(plan.spans, sizes, strict=True):
             samples = _with_fades(shots.read(size), span, plan)
             overlap = len(pending)
@@ -66,16 +83,16 @@ def _with_fades(samples: np.ndarray, span: Span, plan: EditPlan) -> np.ndarray:
         CUT_FADE if span.cut_out or span.index == len(plan.spans) - 1 else 0)
     if fade_in:
         k = min(fade_in, n)
-        samples[:k] *= np.linspace(0, 1, k, dtype=np.float32)
+        samples[:k] *= np.linspace(0, 1, k, dtype=np.float32)[:, None]
     if fade_out:
         k = min(fade_out, n)
-        samples[n - k:] *= np.linspace(1, 0, k, dtype=np.float32)
+        samples[n - k:] *= np.linspace(1, 0, k, dtype=np.float32)[:, None]
     return samples
 
 
 def _crossfade(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Equal-power crossfade from ``a`` to ``b`` (same length)."""
-    t = np.linspace(0, np.pi / 2, len(a), dtype=np.float32)
+    t = np.linspace(0, np.pi / 2, len(a), dtype=np.float32)[:, None]
     return a * np.cos(t) + b * np.sin(t)
 
 
@@ -87,7 +104,7 @@ def _add_music(chunk: np.ndarray, bed: _Decoder | None, position: int, total: in
     where = np.arange(position, position + len(chunk), dtype=np.float32) / AUDIO_RATE
     end = total / AUDIO_RATE
     gain = np.minimum(1.0, np.minimum(where / MUSIC_FADE_IN, (end - where) / MUSIC_FADE_OUT))
-    return chunk + layer * np.clip(gain, 0, 1)
+    return chunk + layer * np.clip(gain, 0, 1)[:, None]
 
 
 def _shot_list(plan: EditPlan, files: list[Path]) -> str:
@@ -98,11 +115,11 @@ def _shot_list(plan: EditPlan, files: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _music(music: Music | None, total: int) -> _Decoder | _Nothing:
+def _music(music: Music | None, total: int, channels: int) -> _Decoder | _Nothing:
     if music is None or music.file is None:
         return _Nothing()
     return _Decoder(["-stream_loop", "-1", "-i", str(music.file), "-map", "0:a:0",
-                     "-ac", "1", "-ar", str(AUDIO_RATE), "-t", f"{total / AUDIO_RATE:.6f}"])
+                     "-ar", str(AUDIO_RATE), "-t", f"{total / AUDIO_RATE:.6f}"], channels)
 
 
 class _Nothing:
@@ -114,11 +131,13 @@ class _Nothing:
 
 
 class _Decoder:
-    """An ffmpeg process writing float32 mono PCM to a pipe, read in exact sample counts."""
+    """An ffmpeg process writing float32 PCM to a pipe, read in exact sample counts (a mono
+    source comes out on both channels of a stereo edit)."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], channels: int = 1) -> None:
+        self.channels = channels
         self.args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args,
-                     "-f", "f32le", "-ac", "1", "-ar", str(AUDIO_RATE), "pipe:1"]
+                     "-f", "f32le", "-ac", str(channels), "-ar", str(AUDIO_RATE), "pipe:1"]
 
     def __enter__(self) -> _Decoder:
         self.errors = tempfile.TemporaryFile()  # a file, not a pipe: it can never fill and block
@@ -127,10 +146,12 @@ class _Decoder:
 
     def read(self, samples: int) -> np.ndarray:
         stdout: IO[bytes] = self.process.stdout  # type: ignore[assignment]
-        data = stdout.read(samples * 4)
-        got = np.frombuffer(data, dtype="<f4")
+        width = 4 * self.channels
+        data = stdout.read(samples * width)
+        got = np.frombuffer(data[: len(data) // width * width], dtype="<f4")
+        got = got.reshape(-1, self.channels)
         if len(got) < samples:  # the source ran short: pad with silence, never fail the edit
-            got = np.concatenate([got, np.zeros(samples - len(got), np.float32)])
+            got = np.concatenate([got, np.zeros((samples - len(got), self.channels), np.float32)])
         return got
 
     def __exit__(self, kind: object, *rest: object) -> None:

@@ -28,6 +28,7 @@ from storyboard.media import AUDIO_ARGS, AUDIO_RATE, ffmpeg_exe, probe
 __all__ = ["StitchResult", "stitch", "edit_path"]
 
 Event = Callable[[str, str, dict[str, Any]], None]
+STITCH_VERSION = 2  # 2: starts at 0 exactly, stereo when a source is; older edits are redone
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def _edit_key(board: Storyboard, files: list[Path], sha: Callable[[Path], str]) 
             board.music.volume, file_sha256(board.music.file) if board.music.file else None],
         "output": [board.output.width, board.output.height, board.output.fps],
         "storyboard": board.sha256,  # written into the file's metadata
+        "stitch": STITCH_VERSION,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
@@ -145,8 +147,9 @@ def _concat_list(plan: EditPlan, files: list[Path], gap_file: Path) -> str:
         if isinstance(segment, Copy):
             piece = segment.piece
             lines.append(f"file '{_quote(files[piece.index])}'")
-            if piece.first:
-                lines.append(f"inpoint {piece.first / plan.fps:.6f}")
+            # always, even at 0: without it the demuxer starts the file at its earliest stream
+            # (the AAC priming, 1024 samples before 0) and the edit's video starts 21 ms late
+            lines.append(f"inpoint {piece.first / plan.fps:.6f}")
             # always: a file rendered longer than its shot (handles) ends where the shot does
             lines.append(f"outpoint {piece.last / plan.fps:.6f}")
         else:
@@ -164,11 +167,12 @@ def _quote(path: Path) -> str:
 
 def _mux(board: Storyboard, plan: EditPlan, files: list[Path], listing: Path,
          dest: Path) -> None:
-    from storyboard.edit.audiomix import mixed_audio
+    from storyboard.edit.audiomix import edit_channels, mixed_audio
 
+    channels = edit_channels(files, board.music)
     args = [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
             "-f", "concat", "-safe", "0", "-i", str(listing),
-            "-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "1", "-i", "pipe:0",
+            "-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", str(channels), "-i", "pipe:0",
             "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *AUDIO_ARGS,
             "-metadata", f"title={board.title}",
             "-metadata", f"comment=storyboard sha256 {board.sha256}",
@@ -177,7 +181,8 @@ def _mux(board: Storyboard, plan: EditPlan, files: list[Path], listing: Path,
         process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=errors)
         assert process.stdin is not None
         try:
-            for chunk in mixed_audio(plan, files, board.music, listing.with_name("audio.txt")):
+            for chunk in mixed_audio(plan, files, board.music, listing.with_name("audio.txt"),
+                                     channels):
                 process.stdin.write(chunk.astype("<f4").tobytes())
             process.stdin.close()
         except BrokenPipeError:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from storyboard.edit.layout import EditPlan, Gap, Piece
-from storyboard.media import X264_PARAMS, X264_PRESET, keyframe_interval
+from storyboard.media import X264_PARAMS, X264_PRESET, fps_fraction, keyframe_interval
 
 __all__ = ["render_gaps"]
 
@@ -47,6 +47,7 @@ def render_gaps(gaps: list[Gap], plan: EditPlan, files: list[Path], dest: Path,
         clip.write_videofile(
             str(dest), fps=plan.fps, codec="libx264", preset=X264_PRESET, audio=False,
             ffmpeg_params=[*X264_PARAMS, "-g", str(keyframe_interval(plan.fps)),
+                           "-r", str(fps_fraction(plan.fps)),  # 30000/1001, not 2997/100
                            "-force_key_frames", keyframes],
             logger=None,
         )
