@@ -92,10 +92,9 @@ REQUESTS: dict[str, tuple[tuple[int, int], str, dict[str, Any]]] = {
 
 @dataclass(frozen=True)
 class TakeShot(Shot):
-    """A shot with the end frame and seed the format is gaining (end_frame, takes)."""
+    """A shot with the end frame the format is gaining (the take's seed is on the job)."""
 
     end_frame: Path | None = None
-    seed: int | None = None
 
 
 def test_every_preset_is_checked_here() -> None:
@@ -142,11 +141,10 @@ def _image(folder: Path, name: str, color: tuple[int, int, int]) -> Path:
 def _job(folder: Path, model: str, *, end: bool = True, dialogue: bool = True) -> RenderJob:
     audio = Audio(dialogue=(DialogueLine(1.0, "We're late.", "mara"),)) if dialogue else Audio()
     shot = TakeShot("a", 0, 5.0, "waves roll in", reference=_image(folder, "ref.png", RED),
-                    audio=audio, end_frame=_image(folder, "end.png", BLUE) if end else None,
-                    seed=42)
+                    audio=audio, end_frame=_image(folder, "end.png", BLUE) if end else None)
     prompt = ShotPrompt("a", "", "", "", "", "", "", "", "", "P")
     caps = FalBackend.capabilities(model)
-    return RenderJob(shot, prompt, Output(160, 90, 24.0), model, "key",
+    return RenderJob(shot, prompt, Output(160, 90, 24.0), model, "key", seed=42,
                      render_seconds=caps.render_seconds(5.0))
 
 

@@ -256,3 +256,51 @@ def test_limits_prices_and_an_image_only_model(tmp_path: Path, runway: FakeRunwa
     assert result.returncode == 3 and "gen4_turbo animates an image: give the shot a " \
         "reference" in result.stderr
     assert [r.fields["model"] for r in creates(runway)] == ["gen4_turbo"]
+
+
+def test_the_exact_request_of_each_runway_model(tmp_path: Path) -> None:
+    from dataclasses import dataclass
+
+    from storyboard.compile import ShotPrompt
+    from storyboard.format.model import Audio, Output, SfxCue, Shot
+    from storyboard.render.base import RenderJob
+    from storyboard.render.hosted.runway import RunwayBackend
+    from storyboard.render.hosted.wire import Blob
+
+    @dataclass(frozen=True)
+    class EndShot(Shot):  # the end frame the format is gaining
+        end_frame: Path | None = None
+
+    Image.new("RGB", (640, 360), (220, 30, 30)).save(tmp_path / "ref.png")
+    Image.new("RGB", (640, 360), (30, 30, 220)).save(tmp_path / "end.png")
+    shot = EndShot("a", 0, 5.0, "x", reference=tmp_path / "ref.png",
+                   audio=Audio(sfx=(SfxCue(1.0, "a bell"),)), end_frame=tmp_path / "end.png")
+
+    def body(model: str) -> tuple[str, dict]:
+        caps = RunwayBackend.capabilities(model)
+        job = RenderJob(shot, ShotPrompt("a", "", "", "", "", "", "", "", "", "P"),
+                        Output(160, 90, 24.0), model, "key", seed=7,
+                        render_seconds=caps.render_seconds(5.0))
+        call = RunwayBackend.request(job)
+
+        def shown(value):
+            if isinstance(value, Blob):
+                with Image.open(io.BytesIO(value.data)) as image:
+                    red = image.getpixel((0, 0))[0] > 128
+                    return f"<{'first' if red else 'last'} {image.width}x{image.height}>"
+            if isinstance(value, list):
+                return [shown(v) for v in value]
+            return {k: shown(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+        return call.path, shown(call.json)
+
+    base = {"promptText": "P", "ratio": "1280:720", "seed": 7}
+    first = "<first 160x90>"
+    both = [{"uri": first, "position": "first"}, {"uri": "<last 160x90>", "position": "last"}]
+    assert body("gen4.5") == ("/v1/image_to_video", {"model": "gen4.5", **base, "duration": 5,
+                                                     "promptImage": first})
+    assert body("gen4_turbo") == ("/v1/image_to_video", {"model": "gen4_turbo", **base,
+                                                         "duration": 5, "promptImage": first})
+    for veo in ("veo3.1", "veo3.1_fast"):
+        assert body(veo) == ("/v1/image_to_video", {"model": veo, **base, "duration": 6,
+                                                    "promptImage": both, "audio": True})
