@@ -103,6 +103,19 @@ def test_three_takes_circle_and_a_fourth(tmp_path: Path, api: FakeVideoAPI) -> N
     assert np.abs(mean_rgb(edit, 0.2) - colours["one", 1]).max() > 12
     assert [t["take"] for t in takes(board) if t["circled"]] == [2, 1]
 
+    # the OTIO export: the circled take is the clip's active media, the others sit beside it
+    import opentimelineio as otio
+
+    exported = run_cli("export", board, "--format", "otio", "--out", tmp_path / "edit.otio")
+    assert exported.returncode == 0, exported.stderr
+    timeline = otio.adapters.read_from_file(str(tmp_path / "edit.otio"))
+    clip = next(c for c in timeline.find_clips() if c.metadata["storyboard"]["shot_id"] == "one")
+    references = clip.media_references()
+    assert clip.active_media_reference_key == otio.schema.Clip.DEFAULT_MEDIA_KEY
+    assert sorted(k for k in references if k != clip.active_media_reference_key) == [
+        "take1", "take3"]
+    assert references["take3"].target_url == paths["one", 3].resolve().as_uri()
+
     # a fourth take of shot one: exactly one create
     write(tmp_path, one=", circle: 2, takes: 4")
     cli(api, "render", board)
@@ -127,3 +140,34 @@ def test_circle_beyond_the_takes_is_an_error(tmp_path: Path) -> None:
     result = run_cli("estimate", write(tmp_path, one=", circle: 2"), "--takes", "1")
     assert result.returncode == 2 and "--takes 1 leaves out the circled take of one" in \
         result.stderr
+
+
+def test_previs_takes_differ_by_their_seed(tmp_path: Path) -> None:
+    from storyboard.media import read_audio
+
+    board = tmp_path / "previs.yaml"
+    board.write_text("""\
+version: 1
+title: Previs takes
+output: {size: 160x90, fps: 24}
+shots:
+  - id: walk
+    seconds: 2
+    action: Mara walks along the pier
+    beats: [{camera: handheld, seconds: 2, amount: 1}]
+    audio: {ambient: waves, dialogue: [{at: 0.2, who: mara, line: "We are late again"}]}
+""")
+    assert run_cli("render", board, "-q").returncode == 0
+    [first] = takes(board)
+    before = Path(first["path"]).read_bytes()
+    board.write_text(board.read_text().replace("seconds: 2\n", "seconds: 2\n    takes: 2\n", 1))
+    assert run_cli("render", board, "-q").returncode == 0
+    one, two = takes(board)
+    assert (one["render_key"], one["state"], two["state"]) == (first["render_key"], "rendered",
+                                                               "rendered")
+    assert Path(one["path"]).read_bytes() == before  # take 1 is the render it always was
+    shake = [np.abs(mean_rgb(Path(t["path"]), 1.0) - mean_rgb(Path(t["path"]), 1.5)).max()
+             for t in (one, two)]
+    assert shake[0] != pytest.approx(shake[1], abs=0.05)  # each take shakes its own way
+    sound = [read_audio(Path(t["path"])) for t in (one, two)]
+    assert np.abs(sound[0][:48_000] - sound[1][:48_000]).max() > 0.01

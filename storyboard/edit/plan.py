@@ -67,6 +67,8 @@ class Media:
     render_key: str = ""
     remote_id: str | None = None
     sha256: str | None = None
+    take: int = 1  # the circled take
+    other_takes: tuple[tuple[int, Path], ...] = ()  # (take number, file) of the shot's others
 
 
 @dataclass(frozen=True)
@@ -194,9 +196,13 @@ def _media(shot: Shot, entry: dict[str, Any], out_dir: Path, fps: float) -> Medi
         status = "failed"
     seconds = entry.get("media_seconds") or entry.get("seconds") or shot.seconds
     frames = max(round(float(seconds) * fps), round(shot.seconds * fps), 1)
+    circle = int(entry.get("circle", 1))
+    others = tuple((int(t["take"]), out_dir / t["output"]) for t in entry.get("takes") or ()
+                   if int(t["take"]) != circle and (out_dir / t["output"]).is_file())
     return Media(path, status, frames, entry.get("backend") or "", entry.get("model"),
                  entry.get("prompt") or "", entry.get("render_key") or "",
-                 entry.get("remote_video_id"), entry.get("output_sha256"))
+                 entry.get("remote_video_id"), entry.get("output_sha256"),
+                 circle, others)
 
 
 def plan_record(plan: Plan) -> dict[str, Any]:

@@ -115,7 +115,12 @@ def media_references(shot: PlannedShot,
     else:
         reference = otio.schema.MissingReference(name=shot.media.path.name,
                                                  available_range=available, metadata=meta)
-    return {ACTIVE_TAKE: reference}, ACTIVE_TAKE
+    references = {ACTIVE_TAKE: reference}
+    for number, path in shot.media.other_takes:  # the editor can switch takes in the NLE
+        references[f"take{number}"] = otio.schema.ExternalReference(
+            target_url=path.resolve().as_uri(), available_range=available,
+            metadata={"storyboard": {"take": number, "shot_id": shot.id}})
+    return references, ACTIVE_TAKE
 
 
 def _metadata(shot: PlannedShot) -> dict[str, Any]:

@@ -182,6 +182,10 @@ class _Run:
             self._render(list(todo.values()), jobs)
             for job in sharing:
                 self._share(job)
+        for shot in shots:  # takes that finished after their shot's pick
+            entry = self.manifest["shots"].get(shot.id)
+            if entry and entry.get("status") == "rendered":
+                entry["takes"] = self._takes_on_disk(shot)
         save_manifest(self.out_dir, self.manifest)
         return self.results
 
@@ -287,10 +291,17 @@ class _Run:
             **self._summary(job), "status": "rendered", "render_key": job.render_key,
             "remote_video_id": info.get("remote_video_id"), "error": None, "error_code": None,
             "output": f"shots/{job.shot.id}.mp4", "take": f"takes/{job.render_key}.mp4",
-            "output_sha256": info.get("output_sha256")}
+            "output_sha256": info.get("output_sha256"), "circle": job.take,
+            "takes": self._takes_on_disk(job.shot)}
         save_manifest(self.out_dir, self.manifest)
         self.results[job.shot.id] = ShotResult(job.shot.id, status, path, elapsed)
         self.emit(status, job.shot.id, {"elapsed": elapsed})
+
+    def _takes_on_disk(self, shot: Shot) -> list[dict[str, Any]]:
+        """The shot's finished takes (the exports offer them beside the circled one)."""
+        return [{"take": j.take, "render_key": j.render_key,
+                 "output": f"takes/{j.render_key}.mp4"}
+                for j in self.ids.takes(shot) if self.store.has(j.render_key)]
 
     def _failed(self, job: RenderJob, outcome: dict[str, Any], elapsed: float) -> None:
         shot, error = job.shot, outcome["error"]

@@ -73,8 +73,10 @@ def ease(kind: str, p: float) -> float:
     return p * p * (3 - 2 * p)
 
 
-def camera_at(beats: tuple[Beat, ...], t: float) -> CameraState:
-    """The camera at ``t`` seconds: every beat's move, eased, added up; handheld adds shake."""
+def camera_at(beats: tuple[Beat, ...], t: float, seed: int = 0) -> CameraState:
+    """The camera at ``t`` seconds: every beat's move, eased, added up; handheld adds shake.
+
+    ``seed`` (a take's) moves the shake along its wobble, so each take shakes its own way."""
     state = CameraState()
     for beat in beats:
         if t <= beat.start:
@@ -88,7 +90,8 @@ def camera_at(beats: tuple[Beat, ...], t: float) -> CameraState:
         else:
             state = state + delta.scaled(k * p)
         if beat.camera == "handheld" and t < beat.end:
-            state = state + _shake(t, (t - beat.start) / beat.seconds, beat.end - t, k)
+            state = state + _shake(t + 7.31 * seed, (t - beat.start) / beat.seconds,
+                                   beat.end - t, k)
     return state
 
 

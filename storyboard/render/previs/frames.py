@@ -42,6 +42,7 @@ class Scene:
     overlay: OverlayPainter | None
     # the last picture made, by camera state: holds reuse it instead of resampling again
     last: tuple[CameraState, np.ndarray] | None = field(default=None, repr=False)
+    seed: int = 0  # the take's: varies the handheld shake
 
 
 def frame_count(seconds: float, fps: float) -> int:
@@ -72,7 +73,8 @@ def prepare_scene(job: RenderJob) -> Scene:
     if any(b.camera == "rack-focus" for b in shot.beats):
         blurred = cv2.GaussianBlur(source, (0, 0), sigmaX=0.008 * width * src_scale)
     overlay = OverlayPainter(shot, width, height, out.fps) if job.overlays else None
-    return Scene(shot, width, height, out.fps, source, src_scale, base_zoom, blurred, overlay)
+    return Scene(shot, width, height, out.fps, source, src_scale, base_zoom, blurred, overlay,
+                 seed=job.seed or 0)
 
 
 def frame_at(scene: Scene, t: float) -> np.ndarray:
@@ -82,7 +84,7 @@ def frame_at(scene: Scene, t: float) -> np.ndarray:
 
 def frame_rgba(scene: Scene, t: float) -> np.ndarray:
     """The frame at ``t`` seconds as HxWx4 RGBA (alpha unused): what the writer encodes."""
-    state = camera_at(scene.shot.beats, t)
+    state = camera_at(scene.shot.beats, t, scene.seed)
     if scene.last is not None and scene.last[0] == state:
         frame = scene.last[1].copy()
     else:

@@ -29,13 +29,14 @@ _SMOOTH = 24  # taps of the moving average that softens the noise bed's hiss
 _NOISE_PEAK = 4.5 / np.sqrt(_SMOOTH)  # about the peak of that average over unit white noise
 
 
-def write_shot_audio(shot: Shot, seconds: float, dest: Path) -> None:
-    """Write the shot's sound, exactly ``seconds`` long, to a mono 16-bit WAV."""
+def write_shot_audio(shot: Shot, seconds: float, dest: Path, seed: int = 0) -> None:
+    """Write the shot's sound, exactly ``seconds`` long, to a mono 16-bit WAV (``seed``, a
+    take's, varies the placeholder voice and the noise bed)."""
     with wave.open(str(dest), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        for chunk in _chunks(shot, round(seconds * RATE)):
+        for chunk in _chunks(shot, round(seconds * RATE), seed):
             w.writeframes((np.clip(chunk, -1, 1) * 32767).astype("<i2").tobytes())
 
 
@@ -45,11 +46,11 @@ def shot_audio(shot: Shot, seconds: float) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def _chunks(shot: Shot, total: int) -> Iterator[np.ndarray]:
+def _chunks(shot: Shot, total: int, seed: int = 0) -> Iterator[np.ndarray]:
     if shot.audio.file is not None:
         yield from _file_chunks(shot.audio.file, total)
         return
-    rng = np.random.default_rng(int(hashlib.sha256(shot.id.encode()).hexdigest()[:8], 16))
+    rng = np.random.default_rng(int(hashlib.sha256(shot.id.encode()).hexdigest()[:8], 16) + seed)
     cues = [(round(c.at * RATE), _tick()) for c in shot.audio.sfx]
     cues += [(round(d.at * RATE), _speech(len(d.line.split()), rng)) for d in shot.audio.dialogue]
     ambient = bool(shot.audio.ambient or shot.audio.text)
