@@ -16,9 +16,9 @@ from pathlib import Path
 from storyboard.errors import MediaError
 
 __all__ = ["AUDIO_ARGS", "AUDIO_RATE", "IMAGE_FORMATS", "MAX_IMAGE_PIXELS", "Probe",
-           "X264_PARAMS", "audio_problem", "cover_extent", "ffmpeg_exe", "fit_image",
-           "fps_fraction", "image_problem", "keyframe_interval", "load_image", "probe",
-           "read_audio", "video_args"]
+           "X264_PARAMS", "audio_channels", "audio_problem", "cover_extent", "ffmpeg_exe",
+           "fit_image", "fps_fraction", "image_problem", "keyframe_interval", "load_image",
+           "probe", "read_audio", "video_args"]
 
 # One encoding for everything we write, so shots, transitions and the edit can be joined by
 # stream copy. A keyframe every second (and none elsewhere) lets the stitch copy shot bodies
@@ -110,6 +110,20 @@ def probe(path: Path) -> Probe:
         audio_codec=audio[1] if audio else None,
         sample_rate=int(audio[2]) if audio else None,
     )
+
+
+_CHANNELS = re.compile(r"Stream #\S+.*?: Audio: .*?, \d+ Hz, ([^,]+)")
+
+
+def audio_channels(path: Path) -> int:
+    """1 for a mono first audio stream (or none), 2 for stereo or more (we mix to stereo)."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                            capture_output=True, text=True, errors="replace")
+    match = _CHANNELS.search(result.stderr)
+    if not match:
+        return 1
+    layout = match[1].strip()
+    return 1 if layout in ("mono", "1 channels") else 2
 
 
 def read_audio(path: Path, rate: int = 48_000):  # -> ndarray; numpy is imported lazily

@@ -57,8 +57,7 @@ def centroid(frame: np.ndarray) -> tuple[float, float, int]:
     return float(xs.mean()), float(ys.mean()), int(bright.sum())
 
 
-HORIZONTAL = [("pan-left", +1), ("truck-left", +1), ("orbit-left", +1),
-              ("pan-right", -1), ("truck-right", -1), ("orbit-right", -1)]
+HORIZONTAL = [("pan-left", +1), ("truck-left", +1), ("pan-right", -1), ("truck-right", -1)]
 VERTICAL = [("tilt-up", +1), ("pedestal-up", +1), ("crane-up", +1),
             ("tilt-down", -1), ("pedestal-down", -1), ("crane-down", -1)]
 

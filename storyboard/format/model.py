@@ -91,6 +91,7 @@ class CastMember:
     name: str
     description: str
     reference: Path | None = None
+    voice: str = ""  # previs temp dialogue: an eSpeak voice; empty = chosen from the name
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ class Shot:
     seconds: float
     action: str = ""
     reference: Path | None = None
+    end_frame: Path | None = None  # the last frame (fitted like the reference)
     fit: str = "cover"
     cast: tuple[str, ...] = ()
     framing: Framing = Framing()

@@ -35,14 +35,24 @@ _AUDIO_NOT_INHERITED_BY_EXTENSION = ("sfx", "dialogue", "file")
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Key-by-key merge: mappings merge deeply, anything else (lists too) is replaced."""
+    """Key-by-key merge: mappings merge deeply, anything else (lists, and a plain string given
+    for a mapping) is replaced, and ``None`` (YAML ``null``) clears the inherited key."""
     result = dict(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
             result[key] = merge(result[key], value)
         else:
-            result[key] = value
+            result[key] = _without_nulls(value)
     return result
+
+
+def _without_nulls(value: Any) -> Any:
+    """A value with every null key of its mappings left out (nothing was there to clear)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def resolve(doc: Document) -> Storyboard:
@@ -64,7 +74,7 @@ def resolve(doc: Document) -> Storyboard:
 
 
 def _resolve_shots(data: dict[str, Any], folder: Path) -> tuple[Shot, ...]:
-    defaults = data.get("defaults", {})
+    defaults = _without_nulls(data.get("defaults", {}))
     default_origin = {key: ("defaults", key) for key in defaults}
     merged: dict[str, tuple[dict[str, Any], dict[str, JsonPath]]] = {}
     shots = []
@@ -102,6 +112,7 @@ def _shot(index: int, v: dict[str, Any], origin: dict[str, JsonPath], folder: Pa
         seconds=seconds,
         action=v.get("action", ""),
         reference=_path(folder, v.get("reference")),
+        end_frame=_path(folder, v.get("end_frame")),
         fit=v.get("fit", "cover"),
         cast=tuple(v.get("cast", ())),
         framing=_framing(v.get("framing", {})),
@@ -173,7 +184,8 @@ def _render(v: dict[str, Any], target: str = "") -> RenderSettings:
 def _cast_member(name: str, v: str | dict[str, Any], folder: Path) -> CastMember:
     if isinstance(v, str):
         return CastMember(name, v)
-    return CastMember(name, v["description"], _path(folder, v.get("reference")))
+    return CastMember(name, v["description"], _path(folder, v.get("reference")),
+                      v.get("voice", ""))
 
 
 def _music(v: dict[str, Any], folder: Path) -> Music:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from storyboard.compile import ShotPrompt
-from storyboard.format.model import Output, RenderSettings, Shot
+from storyboard.format.model import CastMember, Output, RenderSettings, Shot
 from storyboard.render.capabilities import Capabilities
 
 __all__ = ["BackendConfig", "Handle", "HostedBackend", "JobState", "LocalBackend", "Progress",
@@ -53,6 +53,9 @@ class RenderJob:
     render_seconds: float = 0.0
     take: int = 1  # which take of the shot this is (1-based)
     seed: int | None = None  # the take's seed: None for take 1 (the backend's own choice)
+    # the cast members the shot names or who speak in it: their reference images (an extra
+    # reference for hosted models that take one, an inset in previs) and previs voices
+    cast: tuple[CastMember, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.render_seconds:

@@ -20,11 +20,11 @@ from typing import Any
 
 from storyboard.compile import ShotPrompt
 from storyboard.errors import StoryboardError
-from storyboard.format.model import Shot, Storyboard
+from storyboard.format.model import CastMember, Shot, Storyboard
 from storyboard.render.base import RenderJob
 from storyboard.render.store import TakeStore
 
-__all__ = ["Identities", "is_hosted", "key_of"]
+__all__ = ["Identities", "is_hosted", "key_of", "shot_cast"]
 
 PENDING = "pending"  # a derived hosted shot whose source has no remote video yet
 
@@ -32,6 +32,12 @@ PENDING = "pending"  # a derived hosted shot whose source has no remote video ye
 def is_hosted(backend_cls: Any) -> bool:
     kind = getattr(backend_cls, "kind", None)
     return kind == "hosted" if kind else not callable(getattr(backend_cls, "render", None))
+
+
+def shot_cast(board: Storyboard, shot: Shot) -> tuple[CastMember, ...]:
+    """The cast members a shot names, then those who speak in it without being named."""
+    names = [*shot.cast, *(d.who for d in shot.audio.dialogue)]
+    return tuple(board.cast[n] for n in dict.fromkeys(names) if n in board.cast)
 
 
 def key_of(backend_cls: Any, material: dict[str, Any], take: int = 1) -> str:
@@ -110,7 +116,8 @@ class Identities:
             source_shot=source, source_video=self.store.path(source_key) if source else None,
             source_remote_id=self.store.remote_id(source_key) if source and self.hosted
             else None,
-            render_seconds=self.caps.render_seconds(shot.seconds, board.render.duration))
+            render_seconds=self.caps.render_seconds(shot.seconds, board.render.duration),
+            cast=shot_cast(board, shot))
         material = self._material(job, source_key)
         return replace(job, render_key=key_of(self.backend_cls, material))
 
@@ -141,6 +148,8 @@ class Identities:
         return {"kind": kind, "prompt": job.prompt.text, "model": job.model,
                 "seconds": job.render_seconds, "size": job.output.size,
                 "reference": None if kind != "create" else reference,
+                "end_frame": self.sha(shot.end_frame) if shot.end_frame and kind == "create"
+                and self.caps.last_frame else None,
                 "source_remote_id": job.source_remote_id if kind != "create" else None,
                 "preset": render.preset, "extra": render.extra}
 
@@ -154,7 +163,15 @@ class Identities:
         if not job.overlays:
             fields.pop("id")  # the id is drawn only with the overlays
         fields["reference"] = self.sha(job.shot.reference) if job.shot.reference else None
+        fields["end_frame"] = self.sha(job.shot.end_frame) if job.shot.end_frame else None
         audio_file = job.shot.audio.file
         fields["audio"]["file"] = self.sha(audio_file) if audio_file else None
+        transition = job.shot.transition
         return {"shot": fields, "prompt": job.prompt.text, "overlays": job.overlays,
-                "seconds": job.render_seconds}
+                "seconds": job.render_seconds,
+                # a number written on the board is drawn; the default one (its position) is not
+                "number": job.shot.number if "number" in job.shot.origin else None,
+                "cast": [[m.name, m.voice, self.sha(m.reference) if m.reference else None]
+                         for m in job.cast],  # previs voices and insets
+                # the overlays sit out a dissolve into the next shot
+                "dissolve": transition.seconds if transition.type == "dissolve" else 0.0}

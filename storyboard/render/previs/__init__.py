@@ -19,7 +19,7 @@ class PrevisBackend:
     """Renders any positive duration at any even size, offline, deterministically."""
 
     name = "previs"
-    version = "3"  # bump when frames or sound change, so earlier renders count as stale
+    version = "4"  # bump when frames or sound change, so earlier renders count as stale
 
     @classmethod
     def from_config(cls, config: object) -> PrevisBackend:
@@ -43,7 +43,7 @@ class PrevisBackend:
         frames = frame_count(job.shot.seconds, fps)
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".audio-") as tmp:
             wav = Path(tmp) / "audio.wav"
-            write_shot_audio(job.shot, frames / fps, wav, job.seed or 0)
+            write_shot_audio(job.shot, frames / fps, wav, job.cast, job.seed or 0)
             meta = {"title": f"{job.title} — {job.shot.id}".strip(" —"), "comment": job.render_key}
             with VideoWriter(dest, job.output.width, job.output.height, fps, wav, meta) as writer:
                 for index in range(frames):

@@ -13,7 +13,7 @@ import numpy as np
 
 from storyboard.format.model import Beat
 
-__all__ = ["CameraState", "camera_at", "ease", "homography", "overscan", "MOVE_DELTAS"]
+__all__ = ["CameraState", "camera_at", "ease", "homography", "reach", "MOVE_DELTAS"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class CameraState:
     gx: float = 0.0  # perspective (keystone) terms: pans and orbits swing, dollies go deep
     gy: float = 0.0
     focus: float = 0.0  # 0 = foreground sharp, 1 = background sharp (rack focus)
+    yaw: float = 0.0  # degrees the picture plane turns about the vertical axis through its centre
 
     def __add__(self, other: CameraState) -> CameraState:
         return CameraState(*(a + b for a, b in zip(self._values(), other._values(), strict=True)))
@@ -33,7 +34,8 @@ class CameraState:
         return CameraState(*(v * k for v in self._values()))
 
     def _values(self) -> tuple[float, ...]:
-        return (self.tx, self.ty, self.log_zoom, self.rot, self.gx, self.gy, self.focus)
+        return (self.tx, self.ty, self.log_zoom, self.rot, self.gx, self.gy, self.focus,
+                self.yaw)
 
 
 # The full move of each camera verb at the default amount (0.5); `amount` scales it linearly.
@@ -55,8 +57,10 @@ MOVE_DELTAS: dict[str, CameraState] = {
     "dolly-out": CameraState(ty=-0.03, log_zoom=-0.25, gy=-0.10),
     "zoom-in": CameraState(log_zoom=0.3),
     "zoom-out": CameraState(log_zoom=-0.3),
-    "orbit-left": CameraState(tx=-0.12, rot=3.0, gx=-0.06),
-    "orbit-right": CameraState(tx=0.12, rot=-3.0, gx=0.06),
+    # An orbit circles the subject at the centre: the picture plane turns about it (a yaw, with
+    # its perspective), so the subject stays put while the sides swing; no roll, no slide.
+    "orbit-left": CameraState(yaw=18.0, log_zoom=0.04),
+    "orbit-right": CameraState(yaw=-18.0, log_zoom=0.04),
     "handheld": CameraState(),  # shake only, added in camera_at
     "rack-focus": CameraState(focus=1.0),
 }
@@ -115,7 +119,12 @@ def homography(state: CameraState, width: int, height: int, base_zoom: float,
     source, centred on the frame.
     """
     shift = np.array([[1, 0, -width / 2], [0, 1, -height / 2], [0, 0, 1]], dtype=float)
-    persp = np.array([[1, 0, 0], [0, 1, 0], [state.gx / width, state.gy / height, 1]], dtype=float)
+    # The yaw: a plane turned by θ about its vertical centre line, seen from a distance of one
+    # frame width, maps an output pixel x to x / cos θ / (1 - x tan θ / width).
+    yaw = math.radians(max(-50.0, min(50.0, state.yaw)))
+    persp = np.array([[1 / math.cos(yaw), 0, 0], [0, 1, 0],
+                      [state.gx / width - math.tan(yaw) / width, state.gy / height, 1]],
+                     dtype=float)
     s = 1.0 / (base_zoom * math.exp(state.log_zoom))
     c, n = math.cos(math.radians(state.rot)), math.sin(math.radians(state.rot))
     view = np.array([[c * s, -n * s, state.tx * width], [n * s, c * s, state.ty * height],
@@ -125,33 +134,23 @@ def homography(state: CameraState, width: int, height: int, base_zoom: float,
     return to_src @ view @ persp @ shift
 
 
-def overscan(beats: tuple[Beat, ...], seconds: float, fps: float, width: int, height: int,
-             canvas_w: float, canvas_h: float) -> float:
-    """The smallest base zoom (>= 1) that keeps every frame's corners on the canvas."""
+def reach(beats: tuple[Beat, ...], seconds: float, fps: float, width: int, height: int
+          ) -> tuple[float, float]:
+    """How far from the canvas centre (x, y, in canvas pixels) any frame's corner reaches.
+
+    The first frame shows exactly the canvas; a move that looks past it needs the canvas
+    extended this far (the previs fills the extension instead of cropping in).
+    """
     times = np.arange(0, max(1, round(seconds * fps)) + 1) / fps
-    states = [camera_at(beats, float(t)) for t in times]
-    if all(s == CameraState() for s in states):
-        return 1.0
-    # Each corner lands on the canvas at  offset / base_zoom + shift : split the two, once.
     corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], float).T
-    offsets, shifts = [], []
-    for state in states:
+    far_x, far_y = width / 2, height / 2
+    last: CameraState | None = None
+    for t in times:
+        state = camera_at(beats, float(t))
+        if state == last:
+            continue
+        last = state
         pts = homography(state, width, height, 1.0, 1.0, 0, 0) @ corners
-        shift = np.array([state.tx * width, state.ty * height])
-        offsets.append((pts[:2] / pts[2]).T - shift)
-        shifts.append(shift)
-    offset, shift = np.array(offsets), np.array(shifts)[:, None, :]
-    half = np.array([canvas_w / 2 + 0.5, canvas_h / 2 + 0.5])
-
-    def fits(zoom: float) -> bool:
-        return bool((np.abs(offset / zoom + shift) <= half).all())
-
-    low, high = 1.0, 4.0
-    if fits(low):
-        return low
-    if not fits(high):
-        return high  # an extreme path: the edges will show; better than an absurd crop
-    for _ in range(20):
-        mid = (low + high) / 2
-        low, high = (low, mid) if fits(mid) else (mid, high)
-    return high
+        xy = pts[:2] / np.maximum(pts[2], 1e-3)
+        far_x, far_y = max(far_x, float(np.abs(xy[0]).max())), max(far_y, float(np.abs(xy[1]).max()))
+    return far_x, far_y

@@ -12,61 +12,86 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from storyboard.errors import MediaError
-from storyboard.format.model import Shot
+from storyboard.format.model import CastMember, Shot
 
-__all__ = ["OverlayPainter"]
+__all__ = ["OverlayPainter", "label_size", "shot_title", "EDIT_TIMECODE_SAMPLE", "text_patch"]
 
 _BG = (0, 0, 0, 150)
-_WORDS_PER_SECOND = 2.8  # dialogue on screen about as long as it takes to say
 
 
 class OverlayPainter:
-    def __init__(self, shot: Shot, width: int, height: int, fps: float) -> None:
+    """Everything burned into one shot's frames; nothing here depends on where the shot sits
+    in the edit (the edit's own timecode is burned in by ``previs.burnin`` at the stitch)."""
+
+    def __init__(self, shot: Shot, width: int, height: int, fps: float,
+                 cast: tuple[CastMember, ...] = ()) -> None:
+        from storyboard.media import AUDIO_RATE
+        from storyboard.render.previs.dialogue import spoken_lines
+
         self.shot, self.width, self.height, self.fps = shot, width, height, fps
-        self.size = max(8, round(height / 30))
+        self.size = label_size(height)
         self.pad = max(2, self.size // 3)
         self.previs = _label("PREVIS", self.size, (255, 255, 255), (200, 30, 30, 220))
-        # the shot's id, not its position: a render never depends on where the shot sits
-        self.title = _label(shot.id, self.size)
+        self.title = _label(shot_title(shot), self.size, max_width=width // 2)
         self.edit = _label(f"EDIT: {shot.edit}", self.size, max_width=width - 2 * self.pad
                            ) if shot.edit else None
         self.grid = _thirds(width, height)
+        self.spoken = spoken_lines(shot, cast, AUDIO_RATE)
         self.cues = self._cues()
+        # the slot at the bottom right that the edit's timecode takes
+        self.slot = _label(EDIT_TIMECODE_SAMPLE, self.size).width + self.pad
+        dissolve = shot.transition.seconds if shot.transition.type == "dissolve" else 0.0
+        self.sit_out = shot.seconds - dissolve if dissolve > 0 else None
 
     def paint(self, frame: np.ndarray, t: float) -> None:
         """Blend the overlays for time ``t`` into ``frame`` (HxWx3 uint8) in place."""
+        level = self._level(t)
+        if level <= 0:
+            return
+        blend = _blend if level >= 1 else lambda f, patch, xy: _blend_faded(f, patch, xy, level)
         for strip, xy in self.grid:
-            _blend(frame, strip, xy)
+            blend(frame, strip, xy)
         p, w, h = self.pad, self.width, self.height
-        _blend(frame, self.previs, (p, p))
-        _blend(frame, self.title, (w - self.title.width - p, p))
+        blend(frame, self.previs, (p, p))
+        blend(frame, self.title, (w - self.title.width - p, p))
         if self.edit:
-            _blend(frame, self.edit, (p, 2 * p + self.previs.height))
+            blend(frame, self.edit, (p, 2 * p + self.previs.height))
         beat = self._beat_label(t)
-        _blend(frame, beat, (p, h - beat.height - p))
-        # The timecode as two cached patches, HH:MM:SS and :FF, so no frame draws text.
+        blend(frame, beat, (p, h - beat.height - p))
+        # the shot's own time, left of the edit timecode's slot: two cached patches
         clock, frames = self._timecode(t)
         right = _label(frames, self.size, pad_left=False)
         left = _label(clock, self.size, pad_right=False)
-        _blend(frame, right, (w - right.width - p, h - right.height - p))
-        _blend(frame, left, (w - right.width - left.width - p, h - left.height - p))
+        x = w - self.slot - p - right.width
+        if x - left.width > beat.width + 2 * p:
+            blend(frame, right, (x, h - right.height - p))
+            blend(frame, left, (x - left.width, h - left.height - p))
         lines = [patch for start, end, patch in self.cues if start <= t < end]
         y = h - 2 * (beat.height + p)
         for patch in reversed(lines):
-            _blend(frame, patch, ((w - patch.width) // 2, y))
+            blend(frame, patch, ((w - patch.width) // 2, y))
             y -= patch.height + p
+
+    def _level(self, t: float) -> float:
+        """1, or less as the shot's overlays fade out before a dissolve into the next shot:
+        they sit the dissolve out, so two shots' labels never show on top of each other."""
+        if self.sit_out is None:
+            return 1.0
+        return min(1.0, max(0.0, (self.sit_out - t) * self.fps / _SIT_OUT_FRAMES))
 
     def _cues(self) -> list[tuple[float, float, Image.Image]]:
         """(start, end, patch) for beat actions, dialogue lines and sound effects."""
         limit = self.width - 2 * self.pad
         cues = [(b.start, b.end, _label(b.action, self.size, max_width=limit))
                 for b in self.shot.beats if b.action]
-        for line in self.shot.audio.dialogue:
-            words = max(1, len(line.line.split()))
+        starts = sorted(s.line.at for s in self.spoken)
+        for spoken in self.spoken:
+            line = spoken.line
+            following = [a for a in starts if a > line.at + 1e-9]
+            end = min([spoken.end + _LINGER, *following])  # up as long as it takes to say
             who = f"{line.who.upper()}: " if line.who else ""
-            cues.append((line.at, line.at + max(1.0, words / _WORDS_PER_SECOND),
-                         _label(f"{who}“{line.line}”", self.size, (255, 240, 160),
-                                max_width=limit)))
+            cues.append((line.at, end, _label(f"{who}“{line.line}”", self.size,
+                                              (255, 240, 160), max_width=limit)))
         for sfx in self.shot.audio.sfx:
             cues.append((sfx.at, sfx.at + 1.0,
                          _label(f"SFX: {sfx.cue}", self.size, (160, 220, 255), max_width=limit)))
@@ -84,8 +109,22 @@ class OverlayPainter:
     def _timecode(self, t: float) -> tuple[str, str]:
         fps = round(self.fps)
         seconds, frame = divmod(round(t * self.fps), fps)
-        minutes, seconds = divmod(seconds, 60)
-        return f"{minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d}", f":{frame:02d}"
+        return f"shot {seconds:02d}", f":{frame:02d}"
+
+
+def label_size(height: int) -> int:
+    return max(8, round(height / 30))
+
+
+def shot_title(shot: Shot) -> str:
+    """The shot's name on screen: its production number when the board gives one, and its id."""
+    number = getattr(shot, "number_label", "")
+    return f"{number} · {shot.id}" if number else shot.id
+
+
+EDIT_TIMECODE_SAMPLE = "00:00:00:00"
+_SIT_OUT_FRAMES = 3
+_LINGER = 0.25  # a subtitle stays this much longer than the line takes to say
 
 
 def _blend(frame: np.ndarray, patch: Image.Image, xy: tuple[int, int]) -> None:
@@ -100,6 +139,18 @@ def _blend(frame: np.ndarray, patch: Image.Image, xy: tuple[int, int]) -> None:
     region = frame[y0:y1, x0:x1]
     # integer blend: (under * (255 - a) + over * a) / 256, with both products precomputed
     region[:] = (region * keep[rows, cols] + premultiplied[rows, cols]) >> 8
+
+
+def _blend_faded(frame: np.ndarray, patch: Image.Image, xy: tuple[int, int], level: float
+                 ) -> None:
+    faded = patch.copy()
+    faded.putalpha(patch.getchannel("A").point(lambda a: round(a * level)))
+    _blend(frame, faded, xy)
+
+
+def text_patch(text: str, size: int) -> Image.Image:
+    """A white-on-dark label patch (RGBA), as every overlay is drawn."""
+    return _label(text, size)
 
 
 def _blend_parts(patch: Image.Image) -> tuple[np.ndarray, np.ndarray]:

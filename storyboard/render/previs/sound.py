@@ -1,9 +1,10 @@
 """Placeholder sound that makes a previs shot's timing audible.
 
 An ambient bed (soft noise) when ``ambient`` is set, a quiet pad when ``music`` is set, a tick
-at each sfx, and tone bursts under each dialogue line for as long as it takes to say; or the
-user's own ``audio.file``. Deterministic: the same shot gives the same samples. Written one
-second at a time, so memory does not grow with the shot's length.
+at each sfx, and each dialogue line spoken by eSpeak NG in its speaker's voice (tone bursts as
+long as the line would take, when eSpeak cannot load); or the user's own ``audio.file``, kept
+stereo when it is. Deterministic: the same shot gives the same samples. Written one second at a
+time, so memory does not grow with the shot's length.
 """
 
 from __future__ import annotations
@@ -17,42 +18,55 @@ from pathlib import Path
 import numpy as np
 
 from storyboard.errors import MediaError
-from storyboard.format.model import Shot
+from storyboard.format.model import CastMember, Shot
 from storyboard.media import AUDIO_RATE as RATE
-from storyboard.media import ffmpeg_exe
+from storyboard.media import audio_channels, ffmpeg_exe
+from storyboard.render.previs.dialogue import WORDS_PER_SECOND, spoken_lines
 
-__all__ = ["RATE", "shot_audio", "write_shot_audio"]
+__all__ = ["RATE", "shot_audio", "shot_channels", "write_shot_audio"]
 
-_WORDS_PER_SECOND = 2.8
+_SPEECH_GAIN = 0.5
 _CHUNK = RATE  # one second
 _SMOOTH = 24  # taps of the moving average that softens the noise bed's hiss
 _NOISE_PEAK = 4.5 / np.sqrt(_SMOOTH)  # about the peak of that average over unit white noise
 
 
-def write_shot_audio(shot: Shot, seconds: float, dest: Path, seed: int = 0) -> None:
-    """Write the shot's sound, exactly ``seconds`` long, to a mono 16-bit WAV (``seed``, a
-    take's, varies the placeholder voice and the noise bed)."""
+def shot_channels(shot: Shot) -> int:
+    """2 when the shot's own audio file is stereo, else 1."""
+    return audio_channels(shot.audio.file) if shot.audio.file is not None else 1
+
+
+def write_shot_audio(shot: Shot, seconds: float, dest: Path,
+                     cast: tuple[CastMember, ...] = (), seed: int = 0) -> None:
+    """Write the shot's sound, exactly ``seconds`` long, to a 16-bit WAV (stereo when the
+    shot's own audio file is; ``seed``, a take's, varies the placeholder sounds)."""
+    channels = shot_channels(shot)
     with wave.open(str(dest), "wb") as w:
-        w.setnchannels(1)
+        w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        for chunk in _chunks(shot, round(seconds * RATE), seed):
+        for chunk in _chunks(shot, round(seconds * RATE), cast, channels, seed):
             w.writeframes((np.clip(chunk, -1, 1) * 32767).astype("<i2").tobytes())
 
 
-def shot_audio(shot: Shot, seconds: float) -> np.ndarray:
-    """The same sound as one array (for tests and small uses)."""
-    parts = list(_chunks(shot, round(seconds * RATE)))
+def shot_audio(shot: Shot, seconds: float, cast: tuple[CastMember, ...] = ()) -> np.ndarray:
+    """The same sound as one array (for tests and small uses); (n, 2) when stereo."""
+    channels = shot_channels(shot)
+    parts = list(_chunks(shot, round(seconds * RATE), cast, channels))
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def _chunks(shot: Shot, total: int, seed: int = 0) -> Iterator[np.ndarray]:
+def _chunks(shot: Shot, total: int, cast: tuple[CastMember, ...] = (),
+            channels: int = 1, seed: int = 0) -> Iterator[np.ndarray]:
     if shot.audio.file is not None:
-        yield from _file_chunks(shot.audio.file, total)
+        yield from _file_chunks(shot.audio.file, total, channels)
         return
     rng = np.random.default_rng(int(hashlib.sha256(shot.id.encode()).hexdigest()[:8], 16) + seed)
     cues = [(round(c.at * RATE), _tick()) for c in shot.audio.sfx]
-    cues += [(round(d.at * RATE), _speech(len(d.line.split()), rng)) for d in shot.audio.dialogue]
+    for spoken in spoken_lines(shot, cast, RATE):
+        sound = spoken.samples * np.float32(_SPEECH_GAIN) if spoken.samples is not None \
+            else _speech(len(spoken.line.line.split()), rng)
+        cues.append((round(spoken.line.at * RATE), sound))
     ambient = bool(shot.audio.ambient or shot.audio.text)
     carry = rng.standard_normal(_SMOOTH - 1, dtype=np.float32)
     for start in range(0, total, _CHUNK):
@@ -88,7 +102,7 @@ def _tick() -> np.ndarray:
 
 
 def _speech(words: int, rng: np.random.Generator) -> np.ndarray:
-    n = int(max(1, words) / _WORDS_PER_SECOND * RATE)
+    n = int(max(1, words) / WORDS_PER_SECOND * RATE)
     t = np.arange(n, dtype=np.float32) / RATE
     pitch = 180 + 40 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6))
     syllables = np.clip(np.sin(2 * np.pi * 4.0 * t) * 1.5, 0, 1)  # ~4 syllables a second
@@ -103,19 +117,21 @@ def _mix_at(out: np.ndarray, sound: np.ndarray, offset: int) -> None:
         out[first:last] += sound[first - offset:last - offset]
 
 
-def _file_chunks(path: Path, total: int) -> Iterator[np.ndarray]:
+def _file_chunks(path: Path, total: int, channels: int = 1) -> Iterator[np.ndarray]:
     process = subprocess.Popen(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
-         "-map", "0:a:0", "-af", "apad", "-t", f"{total / RATE:.6f}", "-f", "f32le", "-ac", "1",
+         "-map", "0:a:0", "-af", "apad", "-t", f"{total / RATE:.6f}", "-f", "f32le", "-ac", str(channels),
          "-ar", str(RATE), "-"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
     sent = 0
     try:
         while sent < total:
-            data = process.stdout.read(min(_CHUNK, total - sent) * 4)
+            data = process.stdout.read(min(_CHUNK, total - sent) * 4 * channels)
+            data = data[:len(data) // (4 * channels) * 4 * channels]
             if not data:
                 break
             chunk = np.frombuffer(data, dtype="<f4")
+            chunk = chunk.reshape(-1, channels) if channels > 1 else chunk
             sent += len(chunk)
             yield chunk
     finally:
@@ -124,4 +140,4 @@ def _file_chunks(path: Path, total: int) -> Iterator[np.ndarray]:
     if code != 0 and not sent:
         raise MediaError(f"cannot read the audio file {path}")
     if sent < total:
-        yield np.zeros(total - sent, np.float32)
+        yield np.zeros((total - sent, channels) if channels > 1 else total - sent, np.float32)
