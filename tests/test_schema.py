@@ -85,7 +85,7 @@ def test_closed_vocabularies_are_completable_and_described() -> None:
     string_form = defs["transition"]["anyOf"][0]
     assert string_form == {"$ref": "#/$defs/transitionType"}
     assert all("pattern" not in n or n.get("title") in {"name", "frame size", "base URL",
-               "environment variable name", "shot number"} for n in nodes(defs))
+               "environment variable name", "shot number", "voice"} for n in nodes(defs))
 
 
 def test_check_jsonschema_accepts_schema_and_examples() -> None:

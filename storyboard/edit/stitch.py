@@ -53,7 +53,8 @@ def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
     files, slates = _shot_files(board, out_dir, manifest, allow_missing, sha)
     edit = build_plan(board, manifest, out_dir)
     plan = edit.layout
-    key = _edit_key(board, files, sha)
+    burn = _burns_timecode(board, manifest)
+    key = _edit_key(board, files, sha) + ("+timecode" if burn else "")
     dest = edit_path(board, out_dir)
     recorded = manifest.get("edit") or {}
     if recorded.get("key") == key and dest.is_file() and \
@@ -63,6 +64,12 @@ def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".stitch-") as tmp:
         partial = Path(tmp) / dest.name
         _assemble(board, plan, files, Path(tmp), partial)
+        if burn:  # the edit's timecode: it depends on the shot's place, so not in its render
+            from storyboard.render.previs.burnin import burn_edit_timecode
+
+            stitched, partial = partial, Path(tmp) / f"timecode-{dest.name}"
+            burn_edit_timecode(stitched, partial, board.output.width, board.output.height,
+                               board.output.fps, plan.frames)
         _verify(partial, plan, board)
         os.replace(partial, dest)
     manifest["edit"] = {"key": key, "output": dest.name, "output_sha256": file_sha256(dest),
@@ -70,6 +77,12 @@ def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
                         "slates": slates, "plan": plan_record(edit)}
     save_manifest(out_dir, manifest)
     return StitchResult(dest, "stitched", plan.seconds, tuple(slates))
+
+
+def _burns_timecode(board: Storyboard, manifest: dict[str, Any]) -> bool:
+    """A previs edit with overlays gets the edit's timecode burned in (hosted renders never)."""
+    backends = {manifest["shots"].get(s.id, {}).get("backend", "previs") for s in board.shots}
+    return board.render.overlays and backends <= {"previs"}
 
 
 def _shot_files(board: Storyboard, out_dir: Path, manifest: dict[str, Any],

@@ -175,10 +175,11 @@ def transitions_fit(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
 def files_usable(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
     for shot in board.shots:
         for key, path, kind in (("reference", shot.reference, "image"),
+                                ("end_frame", shot.end_frame, "image"),
                                 ("audio", shot.audio.file, "audio")):
             problem = path and ctx.file_problem(path, kind, board.folder)
             if problem:
-                where = shot.where(key) if key == "reference" else shot.where("audio", "file")
+                where = shot.where("audio", "file") if key == "audio" else shot.where(key)
                 yield Problem(where, f"shot '{shot.id}': {problem}")
     for name, member in board.cast.items():
         problem = member.reference and ctx.file_problem(member.reference, "image", board.folder)
@@ -218,11 +219,51 @@ def backend_can_render(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]
         if shot.reference and not caps.first_frame:
             yield Problem(shot.where("reference"), f"shot '{shot.id}': backend '{ctx.backend}' "
                           "takes no reference image", "warning")
+        if shot.end_frame and not caps.last_frame:
+            yield Problem(shot.where("end_frame"), f"shot '{shot.id}': the chosen model cannot "
+                          f"take a last frame (backend '{ctx.backend}'); remove end_frame or "
+                          "pick a model that takes one (storyboard models)")
+
+
+def dialogue_fits(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
+    """Each line, as long as previs takes to say it, ends inside its shot and before the next
+    line of the same shot starts."""
+    if not any(shot.audio.dialogue for shot in board.shots):
+        return
+    from storyboard.media import AUDIO_RATE
+    from storyboard.render.previs.dialogue import spoken_lines
+    from storyboard.render.previs.speech import speech_status
+
+    status = speech_status()
+    for shot in board.shots:
+        spoken = spoken_lines(shot, board.cast.values(), AUDIO_RATE)
+        starts = sorted(s.line.at for s in spoken)
+        for i, s in enumerate(spoken):
+            where = shot.where("audio", "dialogue", i, "line")
+            following = [a for a in starts if a > s.line.at + _EPS]
+            said = f"{_quoted(s.line.line)} takes {s.seconds:.1f} s to say at {s.line.at:g} s"
+            if s.end > shot.seconds + _EPS:
+                yield Problem(where, f"shot '{shot.id}': {said}; the shot ends at "
+                              f"{shot.seconds:g} s", "warning")
+            elif following and s.end > following[0] + _EPS:
+                yield Problem(where, f"shot '{shot.id}': {said}; the next line starts at "
+                              f"{following[0]:g} s", "warning")
+            if status:
+                yield Problem(where, status + " (install espeakng-loader)", "warning")
+                status = None  # said once
+
+
+def _quoted(line: str, limit: int = 26) -> str:
+    if len(line) <= limit:
+        return f"'{line}'"
+    cut = line[:limit].rsplit(" ", 1)[0] or line[:limit]
+    return f"'{cut}…'"
 
 
 RULES: tuple[Rule, ...] = (
     unique_ids, unique_numbers, action_present, beats_fit, cue_times, cast_known, derived_sources,
     transitions_fit, circle_taken, files_usable, frame_size_sane, backend_can_render,
+    dialogue_fits,
 )  # fmt: skip
 
 

@@ -159,7 +159,9 @@ def _explain_branch(error: ValidationError, path: JsonPath, where: str) -> Itera
     branches = error.validator_value
     matching = [i for i, b in enumerate(branches) if _branch_accepts(b, error.instance)]
     if len(matching) != 1:
-        names = [_TYPE_WORDS.get(n, n) for b in branches for n in _branch_types(b)]
+        # null (which clears an inherited value) goes without saying
+        names = [_TYPE_WORDS.get(n, n) for b in branches for n in _branch_types(b)
+                 if n != "null"] or ["nothing"]
         yield Problem(path, f"{where}: expected {' or '.join(dict.fromkeys(names))}, "
                       f"got {_type_of(error.instance)}")
         return
@@ -171,6 +173,8 @@ def _explain_branch(error: ValidationError, path: JsonPath, where: str) -> Itera
 def _branch_types(branch: dict[str, Any]) -> list[str]:
     if "type" in branch:
         return [branch["type"]]
+    if "anyOf" in branch:  # a form that is itself several (a nullable framing: string or mapping)
+        return sorted({t for b in branch["anyOf"] for t in _branch_types(b)})
     return sorted({_json_type(c) for c in _consts(branch)})
 
 
@@ -197,6 +201,8 @@ _PATTERN_HINTS = {
     "frame size": "write it as WIDTHxHEIGHT, e.g. 1280x720",
     "base URL": "start it with http:// or https://",
     "environment variable name": "use letters, digits and '_'",
+    "voice": "write it as LANGUAGE+VARIANT, e.g. en+f3 or en-gb+m2, optionally followed by "
+             "'rate 170 pitch 40'",
 }
 
 

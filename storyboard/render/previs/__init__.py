@@ -30,7 +30,8 @@ class PrevisBackend:
 
     @classmethod
     def capabilities(cls, model: str | None = None) -> Capabilities:
-        return Capabilities(even_sizes=True, first_frame=True, remix=True, extend=True,
+        return Capabilities(even_sizes=True, first_frame=True, last_frame=True,
+                            extra_references=True, remix=True, extend=True,
                             audio=True, price_per_second=0.0)
 
     def render(self, job: RenderJob, dest: Path, progress: Progress | None = None) -> None:

@@ -152,5 +152,6 @@ def reach(beats: tuple[Beat, ...], seconds: float, fps: float, width: int, heigh
         last = state
         pts = homography(state, width, height, 1.0, 1.0, 0, 0) @ corners
         xy = pts[:2] / np.maximum(pts[2], 1e-3)
-        far_x, far_y = max(far_x, float(np.abs(xy[0]).max())), max(far_y, float(np.abs(xy[1]).max()))
+        far_x = max(far_x, float(np.abs(xy[0]).max()))
+        far_y = max(far_y, float(np.abs(xy[1]).max()))
     return far_x, far_y

@@ -120,8 +120,9 @@ def _mix_at(out: np.ndarray, sound: np.ndarray, offset: int) -> None:
 def _file_chunks(path: Path, total: int, channels: int = 1) -> Iterator[np.ndarray]:
     process = subprocess.Popen(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
-         "-map", "0:a:0", "-af", "apad", "-t", f"{total / RATE:.6f}", "-f", "f32le", "-ac", str(channels),
-         "-ar", str(RATE), "-"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+         "-map", "0:a:0", "-af", "apad", "-t", f"{total / RATE:.6f}", "-f", "f32le",
+         "-ac", str(channels), "-ar", str(RATE), "-"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
     sent = 0
     try:
