@@ -105,9 +105,10 @@ def template_view(board: Storyboard, shot: Shot) -> dict[str, Any]:
 
 
 def _shot_view(board: Storyboard, shot: Shot) -> dict[str, Any]:
-    view = _plain(shot, skip=("origin", "index", "reference", "audio", "beats"))
+    view = _plain(shot, skip=("origin", "index", "reference", "end_frame", "audio", "beats"))
     view["number"] = shot.number
     view["reference"] = _relative(shot.reference, board.folder)
+    view["end_frame"] = _relative(shot.end_frame, board.folder)
     view["beats"] = [{**_plain(b), "end": b.end} for b in shot.beats]
     view["audio"] = {**_plain(shot.audio, skip=("file",)),
                      "file": _relative(shot.audio.file, board.folder)}
@@ -119,7 +120,8 @@ def _board_view(board: Storyboard) -> dict[str, Any]:
     return {"title": board.title, "description": board.description, "file": board.path.name,
             "output": {"width": out.width, "height": out.height, "fps": out.fps,
                        "size": out.size},
-            "render": {"backend": board.render.backend, "model": board.render.model}}
+            "render": {"backend": board.render.backend, "model": board.render.model},
+            "music": {"cue": board.music.cue} if board.music else None}
 
 
 def _plain(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:

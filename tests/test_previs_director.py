@@ -122,7 +122,7 @@ def test_spoken_length_warning_points_at_the_line(tmp_path: Path) -> None:
     audio:
       dialogue:
         - {at: 0.2, who: mara, line: "Hello there."}
-        - {at: 3.5, who: mara, line: "We're late, the ferry left without us and the next one is at nine."}
+        - {at: 3.5, who: mara, line: "We're late, the ferry left without us, again."}
 """)
     report = validate_file(path)
     (problem,) = [p for p in report.warnings if "to say" in p.message]
@@ -341,3 +341,20 @@ def test_the_edit_shows_edit_timecode_not_the_shots(tmp_path: Path) -> None:
     assert close(shot_b[corner], edit_b[corner]) > 5
     assert close(frame(out / "shots" / "a.mp4", 5)[corner], frame(out / "b.mp4", 5)[corner]) > 5
     assert close(shot_b[:, :200], edit_b[:, :200]) < 3
+
+
+# ---- the examples: every board builds at a tiny size ------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in
+                                        (Path(__file__).parent.parent / "examples").glob("*.yaml")))
+def test_every_example_builds_tiny(examples_copy: Path, name: str) -> None:
+    import re
+
+    board = examples_copy / f"{name}.yaml"
+    text = re.sub(r"output: \{[^}]*\}", "output: {size: 160x90, fps: 12}", board.read_text())
+    board.write_text(text if "output:" in text else text.replace("\nshots:", "\noutput: "
+                                                                  "{size: 160x90, fps: 12}\nshots:"))
+    result = run_cli("build", board, timeout=300)
+    assert result.returncode == 0, result.stderr
+    edit = Path(result.stdout.strip().splitlines()[-1])
+    assert edit.is_file() and read_audio(edit).size > 0

@@ -240,6 +240,8 @@ def dialogue_fits(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
         starts = sorted(s.line.at for s in spoken)
         for i, s in enumerate(spoken):
             where = shot.where("audio", "dialogue", i, "line")
+            if s.line.at >= shot.seconds - _EPS:
+                continue  # outside the shot: cue_times says so
             following = [a for a in starts if a > s.line.at + _EPS]
             said = f"{_quoted(s.line.line)} takes {s.seconds:.1f} s to say at {s.line.at:g} s"
             if s.end > shot.seconds + _EPS:
