@@ -352,8 +352,8 @@ def test_every_example_builds_tiny(examples_copy: Path, name: str) -> None:
 
     board = examples_copy / f"{name}.yaml"
     text = re.sub(r"output: \{[^}]*\}", "output: {size: 160x90, fps: 12}", board.read_text())
-    board.write_text(text if "output:" in text else text.replace("\nshots:", "\noutput: "
-                                                                  "{size: 160x90, fps: 12}\nshots:"))
+    tiny = "\noutput: {size: 160x90, fps: 12}\nshots:"
+    board.write_text(text if "output:" in text else text.replace("\nshots:", tiny))
     result = run_cli("build", board, timeout=300)
     assert result.returncode == 0, result.stderr
     edit = Path(result.stdout.strip().splitlines()[-1])

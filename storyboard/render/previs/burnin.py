@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from storyboard.edit.plan import timecode
+from storyboard.edit.timecode import timecode
 from storyboard.errors import StitchError
 from storyboard.media import ffmpeg_exe, fps_fraction, video_args
 from storyboard.render.previs.overlay import label_size, text_patch
