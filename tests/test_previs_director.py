@@ -179,8 +179,11 @@ def test_card_text_fits_inside_the_frame(tmp_path: Path, size: str) -> None:
     action: {action}
     framing: {{type: medium-wide, lens: 35mm}}
     lighting: {{time: late afternoon, key: low sun from camera left, atmosphere: sea haze}}
-""".replace("    number: 12A\n", ""), size=size)
+""", size=size)
     (scene,) = scenes(path)
+    from storyboard.render.previs.cards import card_text, given_number
+
+    assert card_text(scene.shot, given_number(scene.shot)).heading == "12A · MEDIUM WIDE · 35mm"
     frame = frame_at(scene, 0).astype(np.int16)
     text = frame.min(axis=2) > 200  # the card's ink is near white; its background is grey
     h, w = text.shape

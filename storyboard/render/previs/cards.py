@@ -19,7 +19,8 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from storyboard.errors import MediaError
 from storyboard.format.model import CastMember, Shot
 
-__all__ = ["CardText", "card_background", "card_text", "draw_card", "composite_over"]
+__all__ = ["CardText", "card_background", "card_text", "draw_card", "composite_over",
+           "given_number"]
 
 _SAFE_X, _SAFE_TOP, _SAFE_BOTTOM = 0.08, 0.10, 0.22  # title-safe, minus room for the subtitles
 _INK = (240, 240, 240)
@@ -31,6 +32,15 @@ class CardText:
     heading: str  # number · type · lens
     action: str
     lighting: str
+
+
+def given_number(shot: Shot) -> str:
+    """The shot's production number when the board gives one (``number: 12A``), else "".
+
+    The default numbers (1, 2, 3... in order) come from the shot's position, and a render must
+    not depend on where its shot sits, so cards and overlays show only numbers written down.
+    """
+    return shot.number if "number" in shot.origin else ""
 
 
 def card_text(shot: Shot, number: str = "") -> CardText:

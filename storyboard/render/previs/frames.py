@@ -29,6 +29,7 @@ from storyboard.render.previs.cards import (
     card_text,
     composite_over,
     draw_card,
+    given_number,
     has_alpha,
 )
 from storyboard.render.previs.grade import Grade, apply_grade, grade_for
@@ -185,7 +186,7 @@ def _canvas(shot: Shot, cast: tuple[CastMember, ...], width: int, height: int,
     """
     if shot.reference is None:
         members = tuple(m for m in cast if m.name in shot.cast)
-        text = card_text(shot)
+        text = card_text(shot, given_number(shot))
 
         def card(s: float, px: int, py: int) -> np.ndarray:
             cw, ch = round(width * s), round(height * s)

@@ -118,7 +118,9 @@ def label_size(height: int) -> int:
 
 def shot_title(shot: Shot) -> str:
     """The shot's name on screen: its production number when the board gives one, and its id."""
-    number = getattr(shot, "number_label", "")
+    from storyboard.render.previs.cards import given_number
+
+    number = given_number(shot)
     return f"{number} · {shot.id}" if number else shot.id
 
 
