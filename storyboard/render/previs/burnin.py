@@ -5,7 +5,7 @@ render never depends on where it sits in the edit, so inserting a shot re-render
 shot. What does depend on the position, the edit's timecode, is drawn here, after the stitch,
 into the slot the shot overlays leave free at the bottom right. The pass decodes the edit to
 YUV, paints the label into the luma and chroma planes (a few thousand pixels a frame) and
-re-encodes the video; the sound is copied. ``bench/previs.py --burnin`` measures its cost.
+re-encodes the video; the sound is copied. ``bench/burnin.py`` measures its cost.
 """
 
 from __future__ import annotations
