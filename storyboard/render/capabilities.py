@@ -18,8 +18,6 @@ class Capabilities:
     aspect_ratios: tuple[str, ...] | None = None  # e.g. ("16:9", "9:16"): any size of that shape
     even_sizes: bool = False  # H.264 yuv420p needs even dimensions
     first_frame: bool = True  # a reference image can anchor the first frame
-    last_frame: bool = False  # an end_frame image can anchor the last frame
-    extra_references: bool = False  # more reference images (a cast member's) can be sent
     remix: bool = False  # remix_of: a focused edit of an earlier render
     extend: bool = False  # extend_of: continue an earlier render
     audio: bool = False  # the backend makes sound

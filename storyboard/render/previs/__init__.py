@@ -31,7 +31,7 @@ class PrevisBackend:
     @classmethod
     def capabilities(cls, model: str | None = None) -> Capabilities:
         return Capabilities(even_sizes=True, first_frame=True, last_frame=True,
-                            extra_references=True, remix=True, extend=True,
+                            reference_images=4, remix=True, extend=True,
                             audio=True, price_per_second=0.0)
 
     def render(self, job: RenderJob, dest: Path, progress: Progress | None = None) -> None:
