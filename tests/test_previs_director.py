@@ -13,10 +13,10 @@ from storyboard.compile import compile_storyboard
 from storyboard.format.validate import load_storyboard, validate_file
 from storyboard.media import AUDIO_RATE, audio_channels, read_audio
 from storyboard.render.base import RenderJob
+from storyboard.render.identity import shot_cast
 from storyboard.render.previs.frames import frame_at, frame_count, prepare_scene
 from storyboard.render.previs.sound import shot_audio
 from storyboard.render.previs.speech import speech_status, voice_for
-from storyboard.render.stage import shot_cast
 from storyboard.review.shotlist import shot_rows
 
 from conftest import run_cli
@@ -33,7 +33,7 @@ def board_file(folder: Path, body: str, size: str = "160x90", overlays: bool = F
 def scenes(path: Path, overlays: bool = False):
     board, _ = load_storyboard(path)
     prompts = compile_storyboard(board)
-    return [prepare_scene(RenderJob(s, p, board.output, None, "k", 1, overlays, "T",
+    return [prepare_scene(RenderJob(s, p, board.output, None, "k", overlays=overlays, title="T",
                                     cast=shot_cast(board, s)))
             for s, p in zip(board.shots, prompts, strict=True)]
 
