@@ -220,7 +220,7 @@ def fit_image(image, width: int, height: int, fit: str = "cover", margin: float 
         return board
     ew, eh = cover_extent(iw, ih, width, height, margin)
     k = max(width / iw, height / ih)
-    cw, ch = ew / k, eh / k  # the part of the source that shows
+    cw, ch = min(iw, ew / k), min(ih, eh / k)  # the part of the source that shows
     box = ((iw - cw) / 2, (ih - ch) / 2, (iw + cw) / 2, (ih + ch) / 2)
     size = (max(1, round(ew)), max(1, round(eh)))
     return image.resize(size, Image.Resampling.LANCZOS, box=box)
