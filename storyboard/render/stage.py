@@ -27,7 +27,7 @@ from storyboard.errors import JobFailed, KeyRefused, StoryboardError
 from storyboard.format.model import Shot, Storyboard
 from storyboard.format.targets import select_render
 from storyboard.manifest import file_sha256, load_manifest, save_manifest
-from storyboard.render.base import BackendConfig, RenderJob
+from storyboard.render.base import BackendConfig, LocalBackend, RenderJob, is_local
 from storyboard.render.identity import Identities, is_hosted
 from storyboard.render.lifetime import die_with_parent
 from storyboard.render.output import partial_path, verify_render
@@ -379,7 +379,7 @@ def render_local(backend_name: str, job: RenderJob, path: Path,
     ``path`` is the take of the job's render key: content-addressed, so even a worker that
     outlived its run can only ever put there the render that key names."""
     partial = partial_path(path)
-    backend = load_backend(backend_name)()
+    backend = local_backend(backend_name)
     progress = (lambda f: emit("progress", job.shot.id, {"fraction": f})) if emit else None
     try:
         backend.render(job, partial, progress)
@@ -388,6 +388,19 @@ def render_local(backend_name: str, job: RenderJob, path: Path,
     finally:
         partial.unlink(missing_ok=True)
     return {}
+
+
+_LOCAL: dict[str, LocalBackend] = {}  # this process's local backends, built once each
+
+
+def local_backend(name: str) -> LocalBackend:
+    """The local backend ``name`` of this process (a worker builds it for its first shot)."""
+    if name not in _LOCAL:
+        backend_cls = load_backend(name)
+        if not is_local(backend_cls):
+            raise StoryboardError(f"backend '{name}' is not a local backend")
+        _LOCAL[name] = backend_cls.from_config(BackendConfig())
+    return _LOCAL[name]
 
 
 def _intact(entry: dict[str, Any], path: Path) -> bool:

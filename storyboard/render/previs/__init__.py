@@ -7,9 +7,12 @@ looked up, so ``storyboard validate`` stays instant.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any, ClassVar
 
-from storyboard.render.base import Progress, RenderJob
+from storyboard.manifest import known_file_sha256
+from storyboard.render.base import BackendConfig, BackendKind, Progress, RenderJob
 from storyboard.render.capabilities import Capabilities
 
 __all__ = ["PrevisBackend"]
@@ -21,9 +24,25 @@ class PrevisBackend:
     name = "previs"
     version = "3"  # bump when frames or sound change, so earlier renders count as stale
 
+    kind: ClassVar[BackendKind] = "local"
+
     @classmethod
-    def from_config(cls, config: object) -> PrevisBackend:
+    def from_config(cls, config: BackendConfig) -> PrevisBackend:
         return cls()
+
+    @classmethod
+    def key_material(cls, job: RenderJob) -> dict[str, Any]:
+        """Everything that changes the animatic's pixels or sound; never where the shot sits."""
+        fields = asdict(job.shot)
+        for drop in ("origin", "notes", "transition", "index", "number"):
+            fields.pop(drop)
+        if not job.overlays:
+            fields.pop("id")  # the id is drawn only with the overlays
+        reference, audio = job.shot.reference, job.shot.audio.file
+        fields["reference"] = known_file_sha256(reference) if reference else None
+        fields["audio"]["file"] = known_file_sha256(audio) if audio else None
+        return {"shot": fields, "prompt": job.prompt.text, "overlays": job.overlays,
+                "seconds": job.render_seconds}
 
     def close(self) -> None:
         pass
