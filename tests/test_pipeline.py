@@ -71,3 +71,20 @@ def test_every_backend_declares_the_contract(name: str, tmp_path: Path) -> None:
     material = backend.key_material(job)  # pure: no key in the environment, no network
     json.dumps(material)
     assert backend.key_material(job) == material
+
+
+def test_the_api_example_builds_the_harbor_short(examples_copy: Path) -> None:
+    import subprocess
+    import sys
+
+    harbor = examples_copy / "harbor-short.yaml"
+    harbor.write_text(harbor.read_text().replace("1280x720", "160x90"))
+    result = subprocess.run([sys.executable, str(examples_copy / "build_api.py"), str(harbor),
+                             "--jobs", "2"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    edit = Path(result.stdout.strip())
+    assert edit == examples_copy / "renders" / "harbor-short" / "harbor-short.mp4"
+    from storyboard.media import probe
+
+    assert (probe(edit).width, probe(edit).height) == (160, 90)
+    assert "rendered" in result.stderr
