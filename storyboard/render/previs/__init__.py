@@ -34,7 +34,7 @@ class PrevisBackend:
     def key_material(cls, job: RenderJob) -> dict[str, Any]:
         """Everything that changes the animatic's pixels or sound; never where the shot sits."""
         fields = asdict(job.shot)
-        for drop in ("origin", "notes", "transition", "index", "number"):
+        for drop in ("origin", "notes", "transition", "index", "number", "takes", "circle"):
             fields.pop(drop)
         if not job.overlays:
             fields.pop("id")  # the id is drawn only with the overlays
