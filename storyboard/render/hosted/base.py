@@ -27,6 +27,7 @@ import httpx
 
 from storyboard.errors import BackendError, ConfigError, JobFailed, KeyRefused, StoryboardError
 from storyboard.format.model import RenderSettings
+from storyboard.media import fit_image, load_image
 from storyboard.render.base import BackendConfig, Handle, JobState, RenderJob
 from storyboard.render.hosted.http import Caller, Limits, Pace, redact, retry_delay, time_left
 from storyboard.render.hosted.wire import Blob, Call, material
@@ -111,14 +112,7 @@ def fitted_file(path: Path, fit: str, width: int, height: int) -> bytes:
 
 @lru_cache(maxsize=16)  # render keys and the create both need it: fitted once per run
 def _fitted(path: Path, mtime: int, size: int, width: int, height: int, fit: str) -> bytes:
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as opened:
-        image = ImageOps.exif_transpose(opened).convert("RGB")
-    if fit == "contain":
-        fitted = ImageOps.pad(image, (width, height), color=(20, 20, 22))
-    else:
-        fitted = ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
+    fitted = fit_image(load_image(path), width, height, fit)
     buffer = io.BytesIO()
     fitted.save(buffer, "PNG")
     return buffer.getvalue()
