@@ -206,7 +206,7 @@ def fit_image(image, width: float, height: float, fit: str = "cover", margin: fl
     iw, ih = image.size
     ew, eh = cover_extent(iw, ih, width, height, margin)
     k = max(width / iw, height / ih)
-    cw, ch = ew / k, eh / k  # the part of the source that shows
+    cw, ch = min(iw, ew / k), min(ih, eh / k)  # the part that shows (float error clipped)
     box = ((iw - cw) / 2, (ih - ch) / 2, (iw + cw) / 2, (ih + ch) / 2)
     return image.resize((max(1, round(ew)), max(1, round(eh))), Image.Resampling.LANCZOS,
                         box=box)
