@@ -219,6 +219,10 @@ class RemoteBackend:
                 "source_remote_id": job.source_remote_id if job.shot.source else None}
 
     def submit(self, job: RenderJob) -> Handle:
+        if job.shot.source and not job.source_remote_id:
+            raise BackendError(f"shot '{job.shot.id}' derives from '{job.shot.source}', which "
+                               f"has no render on {self.name} yet; nothing was sent (a derived "
+                               "shot is never sent as a plain create)")
         call, since = self.request(job), time.time()
         for attempt in range(CREATE_RETRIES + 1):
             response = self._create(call)
