@@ -214,8 +214,9 @@ class RemoteBackend:
 
     @classmethod
     def key_material(cls, job: RenderJob) -> dict[str, Any]:
-        """Exactly the create this backend would send for ``job``, images by sha256."""
-        return {"backend": [cls.name, cls.version], "request": material(cls.request(job)),
+        """Exactly the create this backend would send for ``job``, images by sha256 (the
+        render key adds the backend's name and version)."""
+        return {"request": material(cls.request(job)),
                 "source_remote_id": job.source_remote_id if job.shot.source else None}
 
     def submit(self, job: RenderJob) -> Handle:
