@@ -191,6 +191,8 @@ def test_extend_uses_extensions(tmp_path: Path, api: FakeVideoAPI) -> None:
     assert cli(api, "render", board(tmp_path, shots)).returncode == 0
     [extension] = api.calls("POST", "/v1/videos/extensions")
     assert extension.fields["seconds"] == "2"
+    # the server sends source + extension (1 s + 2 s); the shot keeps only its new part
+    assert [j.seconds for j in api.jobs.values() if j.remixed_from] == ["3"]
     assert probe(shots_dir(tmp_path) / "five.mp4").frames == 48
 
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont
 
 from storyboard.format.model import Shot
+from storyboard.media import cover_extent, fit_image, load_image
 from storyboard.render.base import RenderJob
 from storyboard.render.previs.camera import CameraState, camera_at, homography, overscan
 from storyboard.render.previs.grade import Grade, apply_grade, grade_for
@@ -27,6 +28,9 @@ __all__ = ["Scene", "prepare_scene", "frame_at", "frame_rgba", "frame_count"]
 _FILL = (20, 20, 22)
 _FILL_RGBA = (*_FILL, 255)
 _MAX_SOURCE_SCALE = 2.0  # source pixels per canvas pixel: sharp zooms without a huge source
+# How much of a covering picture beyond the frame the camera may use, per side: a 1000x1 strip
+# must not become a 720000x720 canvas (5 GB); a 4:3 or 21:9 picture keeps all of itself.
+_COVER_MARGIN = 2.0
 
 
 @dataclass
@@ -133,22 +137,12 @@ def _canvas_extent(shot: Shot, width: int, height: int, grade: Grade):
     if shot.reference is None:
         return width, height, lambda s: _graded(_card(shot, round(width * s), round(height * s)),
                                                 grade)
-    with Image.open(shot.reference) as opened:
-        image = _graded(ImageOps.exif_transpose(opened).convert("RGB"), grade)
-    iw, ih = image.size
+    image = _graded(load_image(shot.reference), grade)
     if shot.fit == "contain":
-        k = min(width / iw, height / ih)
-
-        def letterboxed(s: float) -> Image.Image:
-            board = Image.new("RGB", (round(width * s), round(height * s)), _FILL)
-            inner = image.resize((round(iw * k * s), round(ih * k * s)), Image.Resampling.LANCZOS)
-            board.paste(inner, ((board.width - inner.width) // 2,
-                                (board.height - inner.height) // 2))
-            return board
-        return width, height, letterboxed
-    k = max(width / iw, height / ih)
-    return iw * k, ih * k, lambda s: image.resize(
-        (max(1, round(iw * k * s)), max(1, round(ih * k * s))), Image.Resampling.LANCZOS)
+        return width, height, lambda s: fit_image(image, width * s, height * s, "contain")
+    canvas_w, canvas_h = cover_extent(*image.size, width, height, _COVER_MARGIN)
+    return canvas_w, canvas_h, lambda s: fit_image(image, width * s, height * s, "cover",
+                                                   _COVER_MARGIN)
 
 
 def _graded(image: Image.Image, grade: Grade) -> Image.Image:
