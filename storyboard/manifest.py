@@ -62,6 +62,9 @@ class ShotEntry:
     output_sha256: str | None = None
     previous_output_sha256: str | None = None  # a failed rerun: the earlier good file's hash
     take: str | None = None  # the take in the store the shot file is (takes/<key>.mp4)
+    # every finished take of the shot: {take, render_key, output}; the exports offer them
+    takes: tuple[dict[str, Any], ...] = ()
+    circle: int = 1  # which of them the shot file is
     legacy: bool = field(default=False, compare=False)  # read from a version-1 manifest
 
     @property
@@ -166,6 +169,8 @@ def parse_entry(data: Any, *, legacy: bool = False) -> ShotEntry:
     if not isinstance(data, dict) or data.get("status") not in _STATUSES:
         raise Damaged("a shot entry without a known status")
     known = {k: v for k, v in data.items() if k in _ENTRY_FIELDS}
+    if isinstance(known.get("takes"), list):
+        known["takes"] = tuple(t for t in known["takes"] if isinstance(t, dict))
     try:
         entry = ShotEntry(**{"render_key": "", "backend": "", "model": None, "prompt": "",
                              "size": "", "fps": 0.0, "seconds": 0.0, **known}, legacy=legacy)
