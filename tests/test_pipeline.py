@@ -88,3 +88,21 @@ def test_the_api_example_builds_the_harbor_short(examples_copy: Path) -> None:
 
     assert (probe(edit).width, probe(edit).height) == (160, 90)
     assert "rendered" in result.stderr
+
+
+def test_a_plugin_backend_missing_part_of_the_contract_is_named(tmp_path: Path) -> None:
+    """A third-party backend found through the entry point, lacking key_material."""
+    (tmp_path / "halfway.py").write_text(
+        "class Halfway:\n    name = 'halfway'\n    version = '1'\n    kind = 'local'\n"
+        "    @classmethod\n    def from_config(cls, config): return cls()\n"
+        "    @classmethod\n    def capabilities(cls, model=None): ...\n")
+    dist = tmp_path / "halfway-0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: halfway\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text("[storyboard.backends]\nhalfway = halfway:Halfway\n")
+    board = tmp_path / "b.yaml"
+    board.write_text("version: 1\ntitle: t\nshots: [{id: a, action: waves}]\n")
+    result = run_cli("render", board, "--backend", "halfway",
+                     env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "lacks key_material" in result.stderr

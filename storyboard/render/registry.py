@@ -35,7 +35,15 @@ def load_backend(name: str) -> type[Backend]:
         raise BackendNotFound(f"backend '{name}' ({found!r}) is not a storyboard backend: it "
                               "must be a class with kind = 'local' or 'hosted' (README: Adding "
                               "a backend)")
+    missing = [m for m in _REQUIRED if not hasattr(found, m)]
+    if missing:
+        raise BackendNotFound(f"backend '{name}' ({found!r}) lacks {', '.join(missing)} "
+                              "(README: Adding a backend)")
     return cast("type[Backend]", found)
+
+
+# what the render stage calls on every backend class before it makes one
+_REQUIRED = ("name", "version", "from_config", "capabilities", "key_material")
 
 
 def _find(name: str) -> object:
