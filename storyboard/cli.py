@@ -791,21 +791,20 @@ def _select_shots(board, wanted: list[str] | None) -> set[str]:
 
 
 def _print_problems(problems: Sequence[Problem], stream, github: bool = False) -> None:
+    from storyboard.format.report import format_problem
+
     for p in problems:
-        if github and p.location:
-            loc = p.location
-            print(f"::{p.severity} file={loc.file},line={loc.line},col={loc.col}::{p.message}",
-                  file=stream)
-        else:
-            print(str(p), file=stream)
+        print(format_problem(p, github=github), file=stream)
 
 
 def _summary(report) -> str:
+    from storyboard.format.report import clean_text
+
     errors, warnings = len(report.errors), len(report.warnings)
     if not errors and not warnings:
         shots = len(report.storyboard.shots) if report.storyboard else 0
-        return f"{report.path}: ok ({shots} shot{'s' if shots != 1 else ''})"
-    return f"{report.path}: {errors} error(s), {warnings} warning(s)"
+        return f"{clean_text(str(report.path))}: ok ({shots} shot{'s' if shots != 1 else ''})"
+    return f"{clean_text(str(report.path))}: {errors} error(s), {warnings} warning(s)"
 
 
 def _report_json(report, strict: bool) -> dict:

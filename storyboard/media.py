@@ -183,17 +183,20 @@ def _too_many_pixels(width: int, height: int) -> str:
             "most 8192x8192")
 
 
-def load_image(path: Path):  # -> PIL.Image.Image, upright RGB
-    """The image at ``path``, upright (EXIF orientation applied) in RGB; MediaError if too big."""
+def load_image(path: Path, keep_alpha: bool = False):  # -> PIL.Image.Image, upright
+    """The image at ``path``, upright (EXIF orientation applied) in RGB, or RGBA when
+    ``keep_alpha`` and it has transparency; MediaError if too big."""
     from PIL import Image, ImageOps
 
     with Image.open(path) as opened:
         if opened.width * opened.height > MAX_IMAGE_PIXELS:
             raise MediaError(f"{path} {_too_many_pixels(opened.width, opened.height)}")
-        return ImageOps.exif_transpose(opened).convert("RGB")
+        transparent = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
+        upright = ImageOps.exif_transpose(opened)
+        return upright.convert("RGBA" if keep_alpha and transparent else "RGB")
 
 
-def cover_extent(iw: int, ih: int, width: int, height: int, margin: float = 1.0
+def cover_extent(iw: int, ih: int, width: float, height: float, margin: float = 1.0
                  ) -> tuple[float, float]:
     """The size an iw x ih picture covers a width x height frame at: scaled to cover it, and
     clipped to ``margin`` times the frame on each side (so a 1000x1 strip stays small)."""
@@ -201,29 +204,29 @@ def cover_extent(iw: int, ih: int, width: int, height: int, margin: float = 1.0
     return min(iw * k, width * margin), min(ih * k, height * margin)
 
 
-def fit_image(image, width: int, height: int, fit: str = "cover", margin: float = 1.0):
+def fit_image(image, width: float, height: float, fit: str = "cover", margin: float = 1.0):
     """``image`` fitted to ``width`` x ``height``: ``cover`` crops (in the source, *before* it
     scales, so memory follows the frame, not the picture) and ``contain`` letterboxes.
 
     With ``margin`` > 1, cover keeps up to that much of the picture beyond the frame on each
     side (previs moves its camera over it): the result is then ``cover_extent`` in size.
+    Exact fits are Pillow's ``ImageOps.fit`` and ``pad`` (both crop or shrink before scaling),
+    so the bytes a hosted backend sends, and its render keys, stay what they were.
     """
-    from PIL import Image
+    from PIL import Image, ImageOps
 
-    iw, ih = image.size
+    size = (max(1, round(width)), max(1, round(height)))
     if fit == "contain":
-        k = min(width / iw, height / ih)
-        inner = image.resize((max(1, round(iw * k)), max(1, round(ih * k))),
-                             Image.Resampling.LANCZOS)
-        board = Image.new("RGB", (width, height), FILL)
-        board.paste(inner, ((width - inner.width) // 2, (height - inner.height) // 2))
-        return board
+        return ImageOps.pad(image, size, color=FILL)
+    if margin <= 1:
+        return ImageOps.fit(image, size, Image.Resampling.LANCZOS)
+    iw, ih = image.size
     ew, eh = cover_extent(iw, ih, width, height, margin)
     k = max(width / iw, height / ih)
-    cw, ch = min(iw, ew / k), min(ih, eh / k)  # the part of the source that shows
+    cw, ch = min(iw, ew / k), min(ih, eh / k)  # the part that shows (float error clipped)
     box = ((iw - cw) / 2, (ih - ch) / 2, (iw + cw) / 2, (ih + ch) / 2)
-    size = (max(1, round(ew)), max(1, round(eh)))
-    return image.resize(size, Image.Resampling.LANCZOS, box=box)
+    return image.resize((max(1, round(ew)), max(1, round(eh))), Image.Resampling.LANCZOS,
+                        box=box)
 
 
 def audio_problem(path: Path, timeout: float = 120.0) -> str | None:

@@ -4,6 +4,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,20 @@ def run_cli(*args: str | os.PathLike, cwd: Path | None = None, env: dict | None 
         cwd=cwd, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30) -> None:
+    """Wait for an observable state (never a fixed time); fail when it does not come."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {timeout} s")
+        time.sleep(0.02)
+
+
+def polled_jobs(api: object, pattern: str) -> int:
+    """How many distinct jobs a fake server has been polled for (GET on ``pattern``)."""
+    return len({r.path for r in api.calls("GET", pattern)})  # type: ignore[attr-defined]
 
 
 @pytest.fixture

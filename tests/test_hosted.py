@@ -17,7 +17,7 @@ from PIL import Image
 from storyboard.media import probe
 from storyboard.testing.fake_video_api import FakeVideoAPI, Faults
 
-from conftest import run_cli
+from conftest import polled_jobs, run_cli, wait_until
 
 KEY = "sk-LEAKCHECK-7f3a9c2e"
 
@@ -138,10 +138,7 @@ def test_sigkill_after_creates_then_rerun_creates_nothing(tmp_path: Path,
         [sys.executable, "-m", "storyboard", "render", str(path), "--base-url", api.url],
         env={**os.environ, "OPENAI_API_KEY": KEY}, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while len(creates(api)) < 3 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)  # polling now
+    wait_until(lambda: polled_jobs(api, "/v1/videos/[^/]+") == 3)  # every handle saved
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert len(list((tmp_path / "renders" / "hosted" / "jobs").glob("*.json"))) == 3
@@ -160,9 +157,7 @@ def test_a_vanished_job_is_reported_and_created_again_once(tmp_path: Path,
         [sys.executable, "-m", "storyboard", "render", str(path), "--shot", "two",
          "--base-url", api.url], env={**os.environ, "OPENAI_API_KEY": KEY},
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while not creates(api):
-        time.sleep(0.02)
-    time.sleep(0.2)
+    wait_until(lambda: polled_jobs(api, "/v1/videos/[^/]+") == 1)  # its handle is saved
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     api.forget(next(iter(api.jobs)))
@@ -191,6 +186,8 @@ def test_extend_uses_extensions(tmp_path: Path, api: FakeVideoAPI) -> None:
     assert cli(api, "render", board(tmp_path, shots)).returncode == 0
     [extension] = api.calls("POST", "/v1/videos/extensions")
     assert extension.fields["seconds"] == "2"
+    # the server sends source + extension (1 s + 2 s); the shot keeps only its new part
+    assert [j.seconds for j in api.jobs.values() if j.remixed_from] == ["3"]
     assert probe(shots_dir(tmp_path) / "five.mp4").frames == 48
 
 
@@ -342,7 +339,7 @@ def test_a_429_holds_back_every_job_of_the_run(api: FakeVideoAPI) -> None:
         first = threading.Thread(target=caller.request, args=("POST", api.url + "/videos"),
                                  kwargs={"creates": True, "files": {"prompt": (None, "x")}})
         first.start()
-        time.sleep(0.3)
+        wait_until(lambda: any(r.status == 429 for r in api.requests))  # the run is held
         caller.request("GET", api.url + "/videos")  # another job of the same run
         first.join()
     limited, listing = api.requests[0], api.calls("GET", "/v1/videos")[0]

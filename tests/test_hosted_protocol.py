@@ -196,3 +196,19 @@ def test_the_fitted_reference_is_hashed_as_sent(tmp_path: Path) -> None:
     assert form["input_reference"]["sha256"] == hashlib.sha256(
         fitted_image(job, 160, 90)).hexdigest()
     assert (form["model"], form["seconds"], form["size"]) == ("wan-test", "4", "160x90")
+
+
+def test_a_derived_shot_without_its_sources_render_sends_nothing(tmp_path: Path) -> None:
+    from storyboard.errors import BackendError
+    from storyboard.render.hosted.openai import OpenAIBackend
+
+    path = storyboard(tmp_path, "openai", "wan-test")
+    path.write_text(path.read_text() + "  - {id: three, remix_of: two, edit: at night}\n")
+    job = jobs_of(path)[2]
+    assert OpenAIBackend.key_material(job)["request"]["path"] == "/videos/edits"  # never /videos
+    with FakeVideoAPI(KEY) as api:
+        backend = OpenAIBackend(api.url, KEY)
+        with pytest.raises(BackendError, match="never sent as a plain create"):
+            backend.submit(job)
+        backend.close()
+        assert api.requests == []

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,7 @@ from PIL import Image
 from storyboard.media import probe
 from storyboard.testing.fake_runway import FakeRunway, Faults
 
-from conftest import run_cli
+from conftest import polled_jobs, run_cli, wait_until
 
 KEY = "key_LEAK-runway-5a5a5a"
 
@@ -222,9 +221,7 @@ def test_sigkill_after_creates_then_rerun_creates_nothing(tmp_path: Path,
         [sys.executable, "-m", "storyboard", "render", str(path), "--base-url", runway.url],
         env={**os.environ, "RUNWAYML_API_SECRET": KEY}, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while len(runway.calls("GET", "/v1/tasks/.*")) < 3 and time.monotonic() < deadline:
-        time.sleep(0.02)  # waiting for an observable state: every task polled at least once
+    wait_until(lambda: polled_jobs(runway, "/v1/tasks/[^/]+") == 3)  # every task's handle
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert len(list((tmp_path / "renders" / "hosted" / "jobs").glob("*.json"))) == 3

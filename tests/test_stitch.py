@@ -209,15 +209,25 @@ def test_stitch_warns_about_stale_renders(tmp_path: Path) -> None:
 
 
 def test_a_failed_shot_exits_3_and_keeps_the_others(tmp_path: Path) -> None:
-    board = make_board(tmp_path, [(1, "cut"), (1, "cut")])
-    # A broken input is caught by validation now, so s1 fails where only a render can: a
-    # folder stands where its finished file must go.
-    (tmp_path / "renders" / "edit" / "shots" / "s1.mp4").mkdir(parents=True)
-    result = run_cli("build", board)
-    assert result.returncode == 3
+    # Broken inputs are caught by validation now, so s1 fails where only a render can: the
+    # (fake) provider refuses its prompt.
+    from storyboard.testing.fake_video_api import FakeVideoAPI, Faults
+
+    board = tmp_path / "edit.yaml"
+    board.write_text("version: 1\ntitle: T\noutput: {size: 160x90, fps: 24}\nrender:\n"
+                     "  backend: openai\n  model: wan-test\n"
+                     "  capabilities: {sizes: [160x90], seconds: [1], price_per_second: 0.1}\n"
+                     "  poll: {interval: 0.02, max_interval: 0.1, timeout: 30}\nshots:\n"
+                     "  - {id: s0, seconds: 1, action: a harbor}\n"
+                     "  - {id: s1, seconds: 1, action: the harbor with forbidden gulls}\n")
+    with FakeVideoAPI("sk-test") as api:
+        api.faults = Faults(moderation_words=("forbidden",))
+        env = {"OPENAI_API_KEY": "sk-test"}
+        result = run_cli("build", board, "--base-url", api.url, env=env)
+        status = run_cli("status", board, env=env)
+    assert result.returncode == 3, result.stderr
     assert "failed   s1: " in result.stderr
     assert "not stitching: 1 shot(s) failed: s1" in result.stderr
     assert "Traceback" not in result.stderr
     assert (tmp_path / "renders" / "edit" / "shots" / "s0.mp4").is_file()
-    status = run_cli("status", board)
-    assert "s1  failed" in status.stdout
+    assert "s1  failed" in status.stdout, status.stderr

@@ -1,9 +1,10 @@
 """The backend interface: what the render stage hands a backend and what it gets back.
 
-Two shapes, both small. A *local* backend renders a job straight to a file. A *hosted* backend
-goes capabilities → submit → poll → download, with a handle saved to disk before polling so an
-interrupted run resumes without paying twice (see ../shared/VIDEO_API.md). Every backend has a
-``name``, a ``version`` (part of every render key) and ``capabilities(model)``.
+One ``Backend`` protocol in two kinds. A *local* backend renders a job straight to a file. A
+*hosted* backend goes submit → poll → download, with a handle saved to disk before polling so an
+interrupted run resumes without paying twice. Every backend has a ``name``, a ``version`` (part of
+every render key), a ``kind``, ``from_config``, ``capabilities(model)`` (prices included),
+``key_material(job)`` and ``close()``. Backends are found by name in ``render.registry``.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol, Self, TypeGuard
 
 from storyboard.compile import ShotPrompt
 from storyboard.format.model import CastMember, Output, RenderSettings, Shot
 from storyboard.render.capabilities import Capabilities
 
-__all__ = ["BackendConfig", "Handle", "HostedBackend", "JobState", "LocalBackend", "Progress",
-           "RenderJob"]
+__all__ = ["Backend", "BackendConfig", "BackendKind", "Handle", "HostedBackend", "JobState",
+           "JobStatus", "LocalBackend", "Progress", "RenderJob", "is_hosted", "is_local"]
 
 Progress = Callable[[float], None]  # fraction done, 0..1
+BackendKind = Literal["local", "hosted"]
+JobStatus = Literal["queued", "running", "succeeded", "failed", "blocked", "canceled", "expired",
+                    "gone"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ class Handle:
 
 @dataclass(frozen=True)
 class JobState:
-    status: str  # queued | running | succeeded | failed | blocked | canceled | expired | gone
+    status: str  # one of JobStatus
     progress: float | None = None  # 0..100 where the server says
     error_code: str = ""
     error_message: str = ""
@@ -87,23 +91,41 @@ class JobState:
         return self.status not in ("queued", "running")
 
 
-class LocalBackend(Protocol):
+class Backend(Protocol):
+    """What every backend is: a name, a version, a kind, its limits and its render identity.
+
+    ``key_material`` is pure (no network, no API key): for a hosted backend the request it would
+    send, images replaced by the sha256 of the bytes it would send; for a local one everything
+    that changes its pixels or sound. The render key is a hash of it.
+    """
+
     name: ClassVar[str]
-    version: ClassVar[str]
+    version: ClassVar[str]  # part of every render key
+    kind: ClassVar[BackendKind]
+
+    @classmethod
+    def from_config(cls, config: BackendConfig) -> Self: ...
 
     @classmethod
     def capabilities(cls, model: str | None = None) -> Capabilities: ...
+
+    @classmethod
+    def key_material(cls, job: RenderJob) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalBackend(Backend, Protocol):
+    """Renders on this machine, straight to a file; built once per worker process."""
 
     def render(self, job: RenderJob, dest: Path, progress: Progress | None = None) -> None:
         """Write the shot to ``dest`` (an MP4), complete, or raise RenderError."""
 
 
-class HostedBackend(Protocol):
-    name: ClassVar[str]
-    version: ClassVar[str]
+class HostedBackend(Backend, Protocol):
+    """A remote API: submit → poll → download, resumable from a saved Handle."""
 
-    @classmethod
-    def capabilities(cls, model: str | None = None) -> Capabilities: ...
+    base_url: str
 
     def submit(self, job: RenderJob) -> Handle: ...
 
@@ -114,4 +136,10 @@ class HostedBackend(Protocol):
     def find(self, job: RenderJob, since: float) -> Handle | None:
         """The job a create for ``job`` made since ``since``, when its answer was lost."""
 
-    def close(self) -> None: ...
+
+def is_local(backend: type[Backend] | Backend) -> TypeGuard[type[LocalBackend] | LocalBackend]:
+    return backend.kind == "local"
+
+
+def is_hosted(backend: type[Backend] | Backend) -> TypeGuard[type[HostedBackend] | HostedBackend]:
+    return backend.kind == "hosted"

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from storyboard.compile import ShotPrompt
 from storyboard.errors import StoryboardError
 from storyboard.format.model import CastMember, Shot, Storyboard
-from storyboard.render.base import RenderJob
+from storyboard.render.base import Backend, RenderJob
 from storyboard.render.store import TakeStore
 
 __all__ = ["Identities", "is_hosted", "key_of", "shot_cast"]
@@ -53,9 +52,9 @@ def key_of(backend_cls: Any, material: dict[str, Any], take: int = 1) -> str:
 class Identities:
     """Builds every shot's RenderJob with its render key, in storyboard order."""
 
-    def __init__(self, board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: Any,
-                 store: TakeStore, sha: Callable[[Path], str]) -> None:
-        self.board, self.backend_cls, self.store, self.sha = board, backend_cls, store, sha
+    def __init__(self, board: Storyboard, prompts: Sequence[ShotPrompt],
+                 backend_cls: type[Backend], store: TakeStore) -> None:
+        self.board, self.backend_cls, self.store = board, backend_cls, store
         self.prompts = dict(zip((s.id for s in board.shots), prompts, strict=True))
         self.caps = backend_cls.capabilities(board.render.model).overridden(board.render)
         self.hosted = is_hosted(backend_cls)
@@ -122,16 +121,10 @@ class Identities:
         return replace(job, render_key=key_of(self.backend_cls, material))
 
     def _material(self, job: RenderJob, source_key: str) -> dict[str, Any]:
-        declared = getattr(self.backend_cls, "key_material", None)
-        if callable(declared):
-            try:
-                material = dict(declared(job))
-            except StoryboardError as exc:  # a request it cannot send: the shot fails on submit
-                material = {"unsendable": str(exc)}
-        elif self.hosted:
-            material = self._request(job)
-        else:
-            material = self._pixels(job)
+        try:
+            material = dict(self.backend_cls.key_material(job))
+        except StoryboardError as exc:  # a request it cannot send: the shot fails on submit
+            material = {"unsendable": str(exc)}
         if job.shot.source and self.hosted and not job.source_remote_id:
             material["source"] = f"{PENDING}:{source_key}"
         elif job.shot.source and not self.hosted:
@@ -139,39 +132,3 @@ class Identities:
         # we re-encode every download to the edit's size and frame rate
         material["output"] = [job.output.width, job.output.height, job.output.fps]
         return material
-
-    def _request(self, job: RenderJob) -> dict[str, Any]:
-        """What a hosted backend sends for ``job`` (images as the sha256 of their bytes)."""
-        shot, render = job.shot, job.render
-        reference = [self.sha(shot.reference), shot.fit] if shot.reference else None
-        kind = "remix" if shot.remix_of else "extend" if shot.extend_of else "create"
-        return {"kind": kind, "prompt": job.prompt.text, "model": job.model,
-                "seconds": job.render_seconds, "size": job.output.size,
-                "reference": None if kind != "create" else reference,
-                "end_frame": self.sha(shot.end_frame) if shot.end_frame and kind == "create"
-                and self.caps.last_frame else None,
-                "source_remote_id": job.source_remote_id if kind != "create" else None,
-                "preset": render.preset, "extra": render.extra}
-
-    def _pixels(self, job: RenderJob) -> dict[str, Any]:
-        """Everything that changes a local render's pixels or sound."""
-        fields = asdict(job.shot)
-        # where it sits; how many takes and which is circled change no render (the take
-        # number is part of every key: key_of)
-        for drop in ("origin", "notes", "transition", "index", "number", "takes", "circle"):
-            fields.pop(drop)
-        if not job.overlays:
-            fields.pop("id")  # the id is drawn only with the overlays
-        fields["reference"] = self.sha(job.shot.reference) if job.shot.reference else None
-        fields["end_frame"] = self.sha(job.shot.end_frame) if job.shot.end_frame else None
-        audio_file = job.shot.audio.file
-        fields["audio"]["file"] = self.sha(audio_file) if audio_file else None
-        transition = job.shot.transition
-        return {"shot": fields, "prompt": job.prompt.text, "overlays": job.overlays,
-                "seconds": job.render_seconds,
-                # a number written on the board is drawn; the default one (its position) is not
-                "number": job.shot.number if "number" in job.shot.origin else None,
-                "cast": [[m.name, m.voice, self.sha(m.reference) if m.reference else None]
-                         for m in job.cast],  # previs voices and insets
-                # the overlays sit out a dissolve into the next shot
-                "dissolve": transition.seconds if transition.type == "dissolve" else 0.0}

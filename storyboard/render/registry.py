@@ -6,9 +6,12 @@ The built-in ``previs`` backend registers there the same way a third-party packa
 from __future__ import annotations
 
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from storyboard.errors import BackendNotFound
+
+if TYPE_CHECKING:
+    from storyboard.render.base import Backend
 
 __all__ = ["GROUP", "available", "load_backend"]
 
@@ -25,8 +28,25 @@ def available() -> list[str]:
     return sorted({*_BUILTIN, *(ep.name for ep in entry_points(group=GROUP))})
 
 
-def load_backend(name: str) -> Any:
+def load_backend(name: str) -> type[Backend]:
     """The backend class (its factory) registered under ``name``."""
+    found = _find(name)
+    if not isinstance(found, type) or getattr(found, "kind", None) not in ("local", "hosted"):
+        raise BackendNotFound(f"backend '{name}' ({found!r}) is not a storyboard backend: it "
+                              "must be a class with kind = 'local' or 'hosted' (README: Adding "
+                              "a backend)")
+    missing = [m for m in _REQUIRED if not hasattr(found, m)]
+    if missing:
+        raise BackendNotFound(f"backend '{name}' ({found!r}) lacks {', '.join(missing)} "
+                              "(README: Adding a backend)")
+    return cast("type[Backend]", found)
+
+
+# what the render stage calls on every backend class before it makes one
+_REQUIRED = ("name", "version", "from_config", "capabilities", "key_material")
+
+
+def _find(name: str) -> object:
     for ep in entry_points(group=GROUP):
         if ep.name == name:
             return ep.load()

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ from storyboard.compile import ShotPrompt
 from storyboard.errors import JobFailed, KeyRefused, StoryboardError
 from storyboard.format.model import Shot, Storyboard
 from storyboard.format.targets import select_render
-from storyboard.manifest import file_sha256, load_manifest, save_manifest
-from storyboard.render.base import BackendConfig, RenderJob
+from storyboard.manifest import file_sha256, known_file_sha256, load_manifest, save_manifest
+from storyboard.render.base import Backend, BackendConfig, LocalBackend, RenderJob, is_local
 from storyboard.render.identity import Identities, is_hosted
 from storyboard.render.lifetime import die_with_parent
 from storyboard.render.output import partial_path, verify_render
@@ -63,26 +63,27 @@ def default_out_dir(board: Storyboard) -> Path:
 
 
 def identities(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str,
-               out_dir: Path, sha: Callable[[Path], str] | None = None) -> Identities:
-    board = select_render(board, backend=backend_name)
-    return Identities(board, prompts, load_backend(backend_name), TakeStore(out_dir),
-                      sha or cache(file_sha256))
+               out_dir: Path) -> Identities:
+    return _identities(board, prompts, load_backend(backend_name), out_dir)
 
 
-def shot_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: Any,
+def _identities(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: type[Backend],
+                out_dir: Path | None) -> Identities:
+    out_dir = out_dir or default_out_dir(board)
+    return Identities(select_render(board, backend=backend_cls.name), prompts, backend_cls,
+                      TakeStore(out_dir))
+
+
+def shot_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: type[Backend],
               out_dir: Path | None = None) -> dict[str, str]:
     """Every shot's render key (a derived hosted shot's depends on its source's take)."""
-    out_dir = out_dir or default_out_dir(board)
-    return Identities(select_render(board, backend=backend_cls.name), prompts, backend_cls,
-                      TakeStore(out_dir), cache(file_sha256)).keys()
+    return _identities(board, prompts, backend_cls, out_dir).keys()
 
 
-def take_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: Any,
+def take_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: type[Backend],
               out_dir: Path | None = None) -> set[str]:
     """The key of every take every shot asks for (takes beyond ``takes:`` are not asked for)."""
-    out_dir = out_dir or default_out_dir(board)
-    return Identities(select_render(board, backend=backend_cls.name), prompts, backend_cls,
-                      TakeStore(out_dir), cache(file_sha256)).take_keys()
+    return _identities(board, prompts, backend_cls, out_dir).take_keys()
 
 
 def shot_states(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str,
@@ -127,7 +128,7 @@ def render_storyboard(
     manifest = load_manifest(out_dir)
     manifest.update(storyboard=board.path.name, storyboard_sha256=board.sha256,
                     title=board.title, backend=backend_name)
-    ids = Identities(board, prompts, backend_cls, TakeStore(out_dir), cache(file_sha256))
+    ids = Identities(board, prompts, backend_cls, TakeStore(out_dir))
     run = _Run(ids, backend_name, backend, out_dir, manifest, emit)
     try:
         results = run.all(_chosen(board, only, ids, emit), jobs, force)
@@ -330,7 +331,7 @@ class _Run:
         self._failed(job, {"error": first.error, "error_code": first.error_code}, 0.0)
 
     def _summary(self, job: RenderJob) -> dict[str, Any]:
-        shot, sha = job.shot, self.ids.sha
+        shot, sha = job.shot, known_file_sha256  # read once per process, as the key read it
         return {"backend": self.backend_name, "model": job.model, "prompt": job.prompt.text,
                 "size": job.output.size, "fps": job.output.fps,
                 "seconds": shot.seconds,  # the part the edit uses: the file's first seconds
@@ -379,7 +380,7 @@ def render_local(backend_name: str, job: RenderJob, path: Path,
     ``path`` is the take of the job's render key: content-addressed, so even a worker that
     outlived its run can only ever put there the render that key names."""
     partial = partial_path(path)
-    backend = load_backend(backend_name)()
+    backend = local_backend(backend_name)
     progress = (lambda f: emit("progress", job.shot.id, {"fraction": f})) if emit else None
     try:
         backend.render(job, partial, progress)
@@ -388,6 +389,19 @@ def render_local(backend_name: str, job: RenderJob, path: Path,
     finally:
         partial.unlink(missing_ok=True)
     return {}
+
+
+_LOCAL: dict[str, LocalBackend] = {}  # this process's local backends, built once each
+
+
+def local_backend(name: str) -> LocalBackend:
+    """The local backend ``name`` of this process (a worker builds it for its first shot)."""
+    if name not in _LOCAL:
+        backend_cls = load_backend(name)
+        if not is_local(backend_cls):
+            raise StoryboardError(f"backend '{name}' is not a local backend")
+        _LOCAL[name] = backend_cls.from_config(BackendConfig())
+    return _LOCAL[name]
 
 
 def _intact(entry: dict[str, Any], path: Path) -> bool:

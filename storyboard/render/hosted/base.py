@@ -27,6 +27,7 @@ import httpx
 
 from storyboard.errors import BackendError, ConfigError, JobFailed, KeyRefused, StoryboardError
 from storyboard.format.model import RenderSettings
+from storyboard.media import fit_image, load_image
 from storyboard.render.base import BackendConfig, Handle, JobState, RenderJob
 from storyboard.render.hosted.http import Caller, Limits, Pace, redact, retry_delay, time_left
 from storyboard.render.hosted.wire import Blob, Call, material
@@ -111,14 +112,7 @@ def fitted_file(path: Path, fit: str, width: int, height: int) -> bytes:
 
 @lru_cache(maxsize=16)  # render keys and the create both need it: fitted once per run
 def _fitted(path: Path, mtime: int, size: int, width: int, height: int, fit: str) -> bytes:
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as opened:
-        image = ImageOps.exif_transpose(opened).convert("RGB")
-    if fit == "contain":
-        fitted = ImageOps.pad(image, (width, height), color=(20, 20, 22))
-    else:
-        fitted = ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
+    fitted = fit_image(load_image(path), width, height, fit)
     buffer = io.BytesIO()
     fitted.save(buffer, "PNG")
     return buffer.getvalue()
@@ -214,11 +208,16 @@ class RemoteBackend:
 
     @classmethod
     def key_material(cls, job: RenderJob) -> dict[str, Any]:
-        """Exactly the create this backend would send for ``job``, images by sha256."""
-        return {"backend": [cls.name, cls.version], "request": material(cls.request(job)),
+        """Exactly the create this backend would send for ``job``, images by sha256 (the
+        render key adds the backend's name and version)."""
+        return {"request": material(cls.request(job)),
                 "source_remote_id": job.source_remote_id if job.shot.source else None}
 
     def submit(self, job: RenderJob) -> Handle:
+        if job.shot.source and not job.source_remote_id:
+            raise BackendError(f"shot '{job.shot.id}' derives from '{job.shot.source}', which "
+                               f"has no render on {self.name} yet; nothing was sent (a derived "
+                               "shot is never sent as a plain create)")
         call, since = self.request(job), time.time()
         for attempt in range(CREATE_RETRIES + 1):
             response = self._create(call)

@@ -73,9 +73,9 @@ class GeminiBackend(RemoteBackend):
         blocks: list[dict[str, Any]] = []
         task = "text_to_video"
         body: dict[str, Any] = {"model": job.model or DEFAULT_MODEL, "background": True}
-        if job.shot.source and job.source_remote_id:
+        if job.shot.source:  # a derived shot is never a plain create
             task = "edit" if job.shot.remix_of else "extend"
-            body["previous_interaction_id"] = job.source_remote_id
+            body["previous_interaction_id"] = job.source_remote_id or ""
         elif job.shot.reference is not None:
             task = "image_to_video"
             blocks.append({"type": "image", "data": png(job, out.width, out.height),

@@ -73,12 +73,12 @@ class OpenAIBackend(RemoteBackend):
     @classmethod
     def request(cls, job: RenderJob) -> Call:
         prompt, seconds = job.prompt.text, f"{job.render_seconds:g}"
-        source = job.source_remote_id
-        if job.shot.remix_of and source:
+        source = job.source_remote_id or ""  # a derived shot is never a plain create
+        if job.shot.remix_of:
             legacy = Call("POST", f"/videos/{source}/remix", json={"prompt": prompt})
             return Call("POST", "/videos/edits", form={"prompt": prompt, "video[id]": source},
                         fallback=legacy)
-        if job.shot.extend_of and source:
+        if job.shot.extend_of:
             return Call("POST", "/videos/extensions",
                         form={"prompt": prompt, "seconds": seconds, "video[id]": source})
         form: dict[str, Any] = {"model": job.model or DEFAULT_MODEL, "prompt": prompt,

@@ -7,12 +7,19 @@ looked up, so ``storyboard validate`` stays instant.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any, ClassVar
 
-from storyboard.render.base import Progress, RenderJob
+from storyboard.manifest import known_file_sha256
+from storyboard.render.base import BackendConfig, BackendKind, Progress, RenderJob
 from storyboard.render.capabilities import Capabilities
 
 __all__ = ["PrevisBackend"]
+
+
+def _sha(path: Path | None) -> str | None:
+    return known_file_sha256(path) if path else None
 
 
 class PrevisBackend:
@@ -21,9 +28,31 @@ class PrevisBackend:
     name = "previs"
     version = "4"  # bump when frames or sound change, so earlier renders count as stale
 
+    kind: ClassVar[BackendKind] = "local"
+
     @classmethod
-    def from_config(cls, config: object) -> PrevisBackend:
+    def from_config(cls, config: BackendConfig) -> PrevisBackend:
         return cls()
+
+    @classmethod
+    def key_material(cls, job: RenderJob) -> dict[str, Any]:
+        """Everything that changes the animatic's pixels or sound; never where the shot sits."""
+        fields = asdict(job.shot)
+        for drop in ("origin", "notes", "transition", "index", "number", "takes", "circle"):
+            fields.pop(drop)
+        if not job.overlays:
+            fields.pop("id")  # the id is drawn only with the overlays
+        shot = job.shot
+        for name in ("reference", "end_frame"):
+            fields[name] = _sha(getattr(shot, name))
+        fields["audio"]["file"] = _sha(shot.audio.file)
+        return {"shot": fields, "prompt": job.prompt.text, "overlays": job.overlays,
+                "seconds": job.render_seconds,
+                # a number written on the board is drawn; the default one (its position) is not
+                "number": shot.number if "number" in shot.origin else None,
+                "cast": [[m.name, m.voice, _sha(m.reference)] for m in job.cast],  # voices, insets
+                # the overlays sit out a dissolve into the next shot
+                "dissolve": shot.transition.seconds if shot.transition.type == "dissolve" else 0.0}
 
     def close(self) -> None:
         pass

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from storyboard.format.model import CastMember, Shot
-from storyboard.media import cover_extent, fit_image
+from storyboard.media import cover_extent, fit_image, load_image
 from storyboard.render.base import RenderJob
 from storyboard.render.previs.camera import CameraState, camera_at, ease, homography, reach
 from storyboard.render.previs.cards import (
@@ -30,7 +30,6 @@ from storyboard.render.previs.cards import (
     composite_over,
     draw_card,
     given_number,
-    has_alpha,
 )
 from storyboard.render.previs.grade import Grade, apply_grade, grade_for
 from storyboard.render.previs.overlay import OverlayPainter
@@ -210,11 +209,10 @@ def _canvas(shot: Shot, cast: tuple[CastMember, ...], width: int, height: int,
 
 def _open(path: Path, width: int, height: int) -> Image.Image:
     """The picture as RGB; a transparent one laid over the card background."""
-    with Image.open(path) as opened:
-        image = ImageOps.exif_transpose(opened)
-        if has_alpha(image):
-            return composite_over(image, card_background(path.name, *image.size))
-        return image.convert("RGB")
+    image = load_image(path, keep_alpha=True)  # bounded like every other image read
+    if image.mode == "RGBA":
+        return composite_over(image, card_background(path.name, *image.size))
+    return image
 
 
 def _fitted(image: Image.Image, width: int, height: int, fit: str) -> np.ndarray:

@@ -1,0 +1,305 @@
+"""The pipeline as a library: load → compile → render → stitch, each step a typed result.
+
+```python
+from storyboard.pipeline import Options, build
+
+result = build("board.yaml", Options(backend="previs", jobs=2))
+print(result.edit.path if result.edit else result.failed)
+```
+
+Settings are resolved once (``resolve``): the backend (``Options.backend`` or the storyboard's
+``render.backend``), the render folder (``Options.out`` or ``renders/<stem>/``), the number of
+jobs, the backend's configuration. Progress arrives through ``on_event``; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from storyboard.compile import ShotPrompt, compile_storyboard
+from storyboard.edit.stitch import StitchResult
+from storyboard.errors import BackendNotFound, StoryboardError, UsageError, ValidationFailed
+from storyboard.events import Event, OnEvent, ignore, legacy
+from storyboard.format.model import Problem, Shot, Storyboard
+from storyboard.format.validate import Report
+from storyboard.layout import RenderDir
+from storyboard.render.base import Backend, BackendConfig
+from storyboard.render.estimate import Estimate
+from storyboard.render.stage import ShotResult, ShotState
+
+__all__ = ["BuildResult", "CompiledShot", "CompiledStoryboard", "Options", "RenderResult",
+           "Settings", "build", "check_budget", "compile", "estimate", "load",
+           "render", "resolve", "status", "stitch", "validate"]
+
+HOSTED_JOBS = 4  # default remote jobs under way at once
+MAX_JOBS_PER_CORE = 4  # --jobs above this many per core is capped (previs renders use a core)
+MAX_HOSTED_JOBS = 64
+
+OnProblem = Callable[[Problem], None]
+
+
+class BudgetExceeded(StoryboardError):
+    """The estimate is over the budget; nothing was sent (exit 1)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a caller may choose; everything else comes from the storyboard."""
+
+    backend: str | None = None  # overrides render.backend
+    target: str | None = None  # one of render.targets
+    out: Path | None = None  # replaces renders/<stem>/ beside the storyboard
+    templates: Path | None = None  # prompt templates overriding the shipped ones
+    shots: tuple[str, ...] = ()  # only these shots (render, estimate, compile); () = all
+    jobs: int | None = None  # shots at once; default: the cores (local) or 4 (hosted)
+    force: bool = False  # render again even when up to date
+    budget: float | None = None  # USD; refuse to start when the shots to render cost more
+    allow_missing: bool = False  # stitch with slates for shots that are not rendered
+    allow_outside_paths: bool = False
+    base_url: str | None = None  # hosted: the API's base URL
+    allow_insecure_http: bool = False
+    env: Mapping[str, str] | None = None  # where API keys are read; None: os.environ
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options resolved against one storyboard, once."""
+
+    backend_name: str
+    backend: type[Backend]
+    folder: RenderDir
+    jobs: int
+    config: BackendConfig
+    notes: tuple[str, ...] = ()  # what resolving changed, e.g. a capped --jobs
+
+
+@dataclass(frozen=True)
+class CompiledShot:
+    shot: Shot
+    prompt: ShotPrompt
+    key: str  # the render key: what identifies this shot's render
+
+
+@dataclass(frozen=True)
+class CompiledStoryboard:
+    """A valid storyboard with every shot's prompt and render key, and its settings."""
+
+    board: Storyboard
+    options: Options
+    settings: Settings
+    shots: tuple[CompiledShot, ...]
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def prompts(self) -> list[ShotPrompt]:
+        return [c.prompt for c in self.shots]
+
+    @property
+    def keys(self) -> dict[str, str]:
+        return {c.shot.id: c.key for c in self.shots}
+
+    @property
+    def chosen(self) -> tuple[CompiledShot, ...]:
+        """The shots Options.shots names (all when it names none), in storyboard order."""
+        only = self.options.shots
+        return tuple(c for c in self.shots if not only or c.shot.id in only)
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    shots: tuple[ShotResult, ...]
+
+    @property
+    def failed(self) -> list[ShotResult]:
+        return [r for r in self.shots if r.status == "failed"]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    compiled: CompiledStoryboard
+    rendered: RenderResult
+    edit: StitchResult | None = None  # None: shots failed and allow_missing was not given
+
+    @property
+    def failed(self) -> list[ShotResult]:
+        return self.rendered.failed
+
+
+# ---- the recipe ------------------------------------------------------------------------------
+
+def build(path: Path | str, options: Options = Options(), *, on_event: OnEvent = ignore,
+          on_problem: OnProblem | None = None) -> BuildResult:
+    """Validate, compile, render and stitch; the edit is left out when shots failed."""
+    compiled = compile(path, options, on_problem=on_problem)
+    check_budget(compiled)
+    rendered = render(compiled, on_event=on_event)
+    if rendered.failed and not options.allow_missing:
+        return BuildResult(compiled, rendered)
+    return BuildResult(compiled, rendered, stitch(compiled, on_event=on_event))
+
+
+def validate(paths: Sequence[Path], options: Options = Options()) -> list[Report]:
+    """What is wrong with each file (never raises on a bad storyboard)."""
+    check_backend_name(options.backend)
+    return [_validate(Path(p), options) for p in paths]
+
+
+def load(path: Path | str, options: Options = Options()) -> tuple[Storyboard, list[Problem]]:
+    """The valid storyboard and its warnings, or ValidationFailed with every problem."""
+    check_backend_name(options.backend)
+    report = _validate(Path(path), options)
+    if report.storyboard is None:
+        raise ValidationFailed(list(report.problems))
+    _check_shots(report.storyboard, options.shots)
+    return report.storyboard, report.warnings
+
+
+def _validate(path: Path, options: Options) -> Report:
+    from storyboard.format.targets import TargetNotFound
+    from storyboard.format.validate import validate_file
+
+    try:
+        return validate_file(path, backend=options.backend, target=options.target,
+                             allow_outside_paths=options.allow_outside_paths)
+    except TargetNotFound as exc:
+        raise UsageError(exc.message) from None
+
+
+def compile(path: Path | str, options: Options = Options(), *,
+            on_problem: OnProblem | None = None) -> CompiledStoryboard:
+    """Load the storyboard, resolve the settings, compile every prompt and render key."""
+    from storyboard.render.stage import shot_keys
+
+    board, warnings = load(path, options)
+    for problem in warnings:
+        if on_problem is not None:
+            on_problem(problem)
+    settings = resolve(board, options)
+    prompts = compile_storyboard(board, options.templates,
+                                 allow_outside_paths=options.allow_outside_paths)
+    keys = shot_keys(board, prompts, settings.backend, settings.folder.root)
+    shots = tuple(CompiledShot(s, p, keys[s.id])
+                  for s, p in zip(board.shots, prompts, strict=True))
+    return CompiledStoryboard(board, options, settings, shots, tuple(warnings))
+
+
+def render(compiled: CompiledStoryboard, *, on_event: OnEvent = ignore) -> RenderResult:
+    """Render the chosen shots, reusing every render that is current."""
+    from storyboard.render.stage import render_storyboard
+
+    s, options = compiled.settings, compiled.options
+    for note in s.notes:
+        on_event(Event("warning", message=note))
+    on_event(Event("begin", count=len(compiled.chosen)))
+    results = render_storyboard(compiled.board, compiled.prompts, s.backend_name, s.folder.root,
+                                only=options.shots or None, jobs=s.jobs, force=options.force,
+                                on_event=legacy(on_event), config=s.config)
+    return RenderResult(tuple(results))
+
+
+def stitch(compiled: CompiledStoryboard, *, on_event: OnEvent = ignore) -> StitchResult:
+    """Join the rendered shots into the edit (slates for missing ones with allow_missing)."""
+    from storyboard.edit.stitch import stitch as stitch_edit
+
+    return stitch_edit(compiled.board, compiled.settings.folder.root,
+                       allow_missing=compiled.options.allow_missing, on_event=legacy(on_event))
+
+
+def status(compiled: CompiledStoryboard, *, on_event: OnEvent = ignore) -> list[ShotState]:
+    """Each shot: rendered, stale, missing or failed."""
+    from storyboard.render.stage import shot_states
+
+    return shot_states(compiled.board, compiled.prompts, compiled.settings.backend_name,
+                       compiled.settings.folder.root)
+
+
+def estimate(compiled: CompiledStoryboard) -> Estimate:
+    """Seconds, cost and expected wait of the chosen shots; needs no API key."""
+    from storyboard.render.estimate import estimate as estimate_shots
+
+    s = compiled.settings
+    return estimate_shots(compiled.board, compiled.prompts, s.backend_name, s.folder.root,
+                          s.jobs, compiled.options.shots or None)
+
+
+def check_budget(compiled: CompiledStoryboard) -> None:
+    """BudgetExceeded (nothing is sent) when the shots to render cost more than the budget."""
+    budget = compiled.options.budget
+    if budget is None:
+        return
+    plan = estimate(compiled)
+    cost = plan.cost if not compiled.options.force else sum(
+        (s.rendered_seconds * s.price_per_second) if s.price_per_second is not None
+        else math.inf
+        for s in plan.shots)
+    if cost is None or cost > budget:
+        shown = "an unknown amount (no price for this model: set render.capabilities." \
+                "price_per_second)" if cost is None or math.isinf(cost) else f"${cost:.2f}"
+        raise BudgetExceeded(f"the shots to render would cost {shown}, over the budget of "
+                             f"${budget:.2f}; nothing was sent")
+
+
+# ---- settings --------------------------------------------------------------------------------
+
+def resolve(board: Storyboard, options: Options) -> Settings:
+    """The backend, render folder, jobs and backend configuration for this storyboard."""
+    from storyboard.render.registry import load_backend
+
+    name = options.backend or board.render.backend
+    backend = load_backend(name)
+    jobs, notes = _jobs(options.jobs, backend)
+    config = BackendConfig(render=board.render, base_url=options.base_url,
+                           allow_insecure_http=options.allow_insecure_http,
+                           env=dict(os.environ if options.env is None else options.env))
+    return Settings(name, backend, render_dir(board, options.out), jobs, config, tuple(notes))
+
+
+def render_dir(board: Storyboard, out: Path | None) -> RenderDir:
+    """``out`` or ``renders/<stem>/`` beside the storyboard; UsageError when unusable."""
+    if out is None:
+        if board.stem in ("", ".", "..") or board.stem.startswith("."):
+            raise UsageError(f"{board.path}: cannot name a render folder after this file "
+                             f"(renders/{board.stem}/); rename it or pass --out DIR")
+        return RenderDir(board.folder / "renders" / board.stem, board.stem, board.render.target)
+    if not str(out):
+        raise UsageError("--out is empty; name a folder")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder; name a folder (it is created "
+                         "when missing)")
+    return RenderDir(out, board.stem, board.render.target)
+
+
+def _jobs(wanted: int | None, backend: type[Backend]) -> tuple[int, list[str]]:
+    cores = os.cpu_count() or 1
+    hosted = backend.kind == "hosted"
+    if wanted is None:
+        return (HOSTED_JOBS if hosted else cores), []
+    cap = MAX_HOSTED_JOBS if hosted else MAX_JOBS_PER_CORE * cores
+    if wanted <= cap:
+        return wanted, []
+    return cap, [f"--jobs {wanted} is more than this machine can use; using {cap}"]
+
+
+def check_backend_name(name: str | None) -> None:
+    """UsageError when a backend asked for by name is not installed."""
+    from storyboard.render.registry import load_backend
+
+    if name is not None:
+        try:
+            load_backend(name)
+        except BackendNotFound as exc:
+            raise UsageError(exc.message) from None
+
+
+def _check_shots(board: Storyboard, wanted: Sequence[str]) -> None:
+    from storyboard.format.schema import did_you_mean
+
+    ids = [s.id for s in board.shots]
+    for shot_id in wanted:
+        if shot_id not in ids:
+            raise UsageError(f"no shot '{shot_id}' in {board.path}{did_you_mean(shot_id, ids)}")
+
