@@ -8,9 +8,9 @@ bed, and a silent render is cheaper); an end frame and a seed are sent when the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from storyboard.format.model import Shot
+from storyboard.render.base import RenderJob
 
 __all__ = ["end_frame", "seed", "wants_audio"]
 
@@ -19,16 +19,11 @@ def wants_audio(shot: Shot) -> bool:
     return bool(shot.audio.dialogue or shot.audio.sfx)
 
 
-def end_frame(job: Any) -> Path | None:
-    """The shot's end frame, where the format has one (``shot.end_frame``)."""
-    value = getattr(job.shot, "end_frame", None)
-    return value if isinstance(value, Path) else None
+def end_frame(job: RenderJob) -> Path | None:
+    """The shot's end frame (``end_frame:``), if it has one."""
+    return job.shot.end_frame
 
 
-def seed(job: Any) -> int | None:
-    """The take's seed: on the job (a take), else on the shot; None lets the model choose."""
-    for owner in (job, job.shot):
-        value = getattr(owner, "seed", None)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
+def seed(job: RenderJob) -> int | None:
+    """The take's seed; None (take 1) lets the model choose."""
+    return job.seed
