@@ -15,7 +15,7 @@ from pathlib import Path
 
 from storyboard.errors import MediaError
 
-__all__ = ["AUDIO_ARGS", "AUDIO_RATE", "IMAGE_FORMATS", "MAX_IMAGE_PIXELS", "Probe",
+__all__ = ["AUDIO_ARGS", "AUDIO_RATE", "Colour", "IMAGE_FORMATS", "MAX_IMAGE_PIXELS", "Probe",
            "X264_PARAMS", "audio_channels", "audio_problem", "cover_extent", "ffmpeg_exe",
            "fit_image", "fps_fraction", "image_problem", "keyframe_interval", "load_image",
            "probe", "read_audio", "video_args"]
@@ -60,6 +60,21 @@ def fps_fraction(fps: float) -> Fraction:
 
 
 @dataclass(frozen=True)
+class Colour:
+    """A video stream's colour tags as ffmpeg names them ("unknown" when a tag is missing)."""
+
+    range: str = "unknown"  # tv (limited) or pc (full)
+    primaries: str = "unknown"
+    transfer: str = "unknown"
+    matrix: str = "unknown"
+
+    @property
+    def tagged(self) -> bool:
+        """Whether the matrix is known: the one tag a conversion needs."""
+        return self.matrix not in ("unknown", "reserved")
+
+
+@dataclass(frozen=True)
 class Probe:
     duration: float  # the container's
     width: int
@@ -70,6 +85,7 @@ class Probe:
     pix_fmt: str
     audio_codec: str | None
     sample_rate: int | None
+    colour: Colour = Colour()
 
     @property
     def has_audio(self) -> bool:
@@ -77,7 +93,7 @@ class Probe:
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
-_VIDEO = re.compile(r"Stream #\S+.*?: Video: (\w+).*?, (\w+)(?:\([^)]*\))?, (\d+)x(\d+)")
+_VIDEO = re.compile(r"Stream #\S+.*?: Video: (\w+).*?, (\w+)(?:\(([^)]*)\))?, (\d+)x(\d+)")
 _FPS = re.compile(r"([\d.]+) fps")
 _AUDIO = re.compile(r"Stream #\S+.*?: Audio: (\w+).*?, (\d+) Hz")
 _FRAMES = re.compile(r"frame=\s*(\d+)")
@@ -101,15 +117,35 @@ def probe(path: Path) -> Probe:
     frames = _FRAMES.findall(head)
     return Probe(
         duration=int(h) * 3600 + int(m) * 60 + float(s),
-        width=int(video[3]),
-        height=int(video[4]),
+        width=int(video[4]),
+        height=int(video[5]),
         fps=float(fps[1]) if fps else 0.0,
         frames=int(frames[-1]) if frames else 0,
         video_codec=video[1],
         pix_fmt=video[2],
         audio_codec=audio[1] if audio else None,
         sample_rate=int(audio[2]) if audio else None,
+        colour=_colour(video[3] or ""),
     )
+
+
+_NOT_COLOUR = {"progressive", "top first", "bottom first", "top coded first", "bottom coded first",
+               "left", "center", "topleft", "top", "bottomleft", "bottom", "unknown"}
+
+
+def _colour(details: str) -> Colour:
+    """Colour tags from ffmpeg's "yuv420p(tv, bt709, progressive)": the range, then one name
+    when matrix, primaries and transfer agree, else "matrix/primaries/transfer"."""
+    fields = {"range": "unknown", "primaries": "unknown", "transfer": "unknown",
+              "matrix": "unknown"}
+    for item in (part.strip() for part in details.split(",")):
+        if item in ("tv", "pc"):
+            fields["range"] = item
+        elif item.count("/") == 2:
+            fields["matrix"], fields["primaries"], fields["transfer"] = item.split("/")
+        elif item and item not in _NOT_COLOUR and not item.startswith(("top ", "bottom ")):
+            fields["matrix"] = fields["primaries"] = fields["transfer"] = item
+    return Colour(**fields)
 
 
 _CHANNELS = re.compile(r"Stream #\S+.*?: Audio: .*?, \d+ Hz, ([^,]+)")

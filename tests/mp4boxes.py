@@ -16,7 +16,8 @@ class Track:
     media_duration: int = 0
     edits: list[tuple[int, int]] = field(default_factory=list)  # (segment duration, media time)
     channels: int = 0
-    colr: tuple[str, int, int, int] | None = None  # (type, primaries, transfer, matrix)
+    # (type, primaries, transfer, matrix, full range) of an nclx colr box
+    colr: tuple[str, int, int, int, bool] | None = None
 
 
 @dataclass
@@ -90,4 +91,4 @@ def _leaf(data: bytes, kind: bytes, body: int, stop: int, track: Track) -> None:
                 if child == b"colr":
                     kind4 = data[cbody:cbody + 4].decode()
                     p, t, m = struct.unpack(">HHH", data[cbody + 4:cbody + 10])
-                    track.colr = (kind4, p, t, m)
+                    track.colr = (kind4, p, t, m, bool(data[cbody + 10] & 0x80))

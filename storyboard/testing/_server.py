@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["FakeServer", "Faults", "Recorded", "Reply", "foreign_video", "image_size",
-           "previs_video"]
+__all__ = ["FakeServer", "Faults", "Recorded", "Reply", "bt601_video", "foreign_video",
+           "image_size", "previs_video"]
 
 
 @dataclass
@@ -41,6 +41,8 @@ class Faults:
     trickles: int = -1  # how many answers trickle (-1: all that match)
     elsewhere: str = ""  # an origin the URLs this server hands out (or redirects to) point at
     hostile_errors: bool = False  # error codes and messages repeat the key the client sent
+    # videos encoded as ours but in BT.601: "smpte170m" tags it so, "untagged" leaves it bare
+    colour: str = ""
 
 
 @dataclass
@@ -140,11 +142,13 @@ class FakeServer:
         """Recorded requests whose path matches ``pattern`` (a regular expression)."""
         return [r for r in self.requests if r.method == method and re.fullmatch(pattern, r.path)]
 
-    def video(self, size: str, seconds: float, foreign: bool = False, tint: str = "") -> bytes:
-        key = (size, seconds, foreign, tint)
+    def video(self, size: str, seconds: float, foreign: bool = False, tint: str = "",
+              colour: str = "") -> bytes:
+        key = (size, seconds, foreign, tint, colour)
         with self.lock:
             if key not in self._videos:
                 video = previs_video(size, seconds, tint)
+                video = bt601_video(video, colour) if colour else video
                 self._videos[key] = foreign_video(video) if foreign else video
             return self._videos[key]
 
@@ -178,7 +182,7 @@ class FakeServer:
     def download(self, size: str, seconds: float, job_id: str = "") -> Reply:
         """A real video of that size and length, cut off half way when a fault says so."""
         tint = job_id if self.distinct_videos else ""
-        video = self.video(size, seconds, self.faults.foreign_video, tint)
+        video = self.video(size, seconds, self.faults.foreign_video, tint, self.faults.colour)
         return Reply(200, video, cut=self.fire("cut_downloads"))
 
     # ---- for subclasses -------------------------------------------------------------------
@@ -240,6 +244,23 @@ def foreign_video(video: bytes) -> bytes:
         subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(source), "-an", "-r", "25",
                         "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", str(dest)],
                        check=True)
+        return dest.read_bytes()
+
+
+def bt601_video(video: bytes, tags: str) -> bytes:
+    """The same picture in BT.601, encoded as we encode otherwise (a keyframe a second, no
+    B-frames, the sound copied); tagged ``smpte170m``, or not at all when ``untagged``."""
+    from storyboard.media import ffmpeg_exe
+
+    tag = "smpte170m" if tags == "smpte170m" else "unknown"
+    with tempfile.TemporaryDirectory() as tmp:
+        source, dest = Path(tmp) / "in.mp4", Path(tmp) / "out.mp4"
+        source.write_bytes(video)
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(source), "-map", "0",
+                        "-vf", "scale=out_color_matrix=bt601:out_range=tv,format=yuv420p,"
+                        f"setparams=colorspace={tag}:color_primaries={tag}:color_trc={tag}",
+                        "-c:v", "libx264", "-preset", "veryfast", "-bf", "0",
+                        "-sc_threshold", "0", "-g", "24", "-c:a", "copy", str(dest)], check=True)
         return dest.read_bytes()
 
 
