@@ -15,21 +15,26 @@ from pathlib import Path
 
 from storyboard.errors import MediaError
 
-__all__ = ["AUDIO_ARGS", "AUDIO_RATE", "Colour", "IMAGE_FORMATS", "MAX_IMAGE_PIXELS", "Probe",
-           "X264_PARAMS", "audio_channels", "audio_problem", "cover_extent", "ffmpeg_exe",
-           "fit_image", "fps_fraction", "image_problem", "keyframe_interval", "load_image",
-           "probe", "read_audio", "video_args"]
+__all__ = ["AUDIO_ARGS", "AUDIO_RATE", "BT709", "Colour", "IMAGE_FORMATS", "MAX_IMAGE_PIXELS",
+           "MOVFLAGS", "Probe", "X264_PARAMS", "audio_channels", "audio_problem", "colour_filter",
+           "colour_of", "cover_extent", "ffmpeg_exe", "fit_image", "fps_fraction",
+           "image_problem", "keyframe_interval", "load_image", "probe", "raw_video_input",
+           "read_audio", "untagged_colour", "video_args"]
 
 # One encoding for everything we write, so shots, transitions and the edit can be joined by
 # stream copy. A keyframe every second (and none elsewhere) lets the stitch copy shot bodies
 # and re-encode only near transitions. No B-frames: with them decode order differs from display
 # order and the concat demuxer's outpoint keeps a frame or two past the cut.
+# Colour: BT.709 primaries, transfer and matrix, limited range, at every size (an SD or tiny
+# previs is a proxy of an HD edit; one rule keeps one set of tags in an edit). The tags go in
+# the H.264 stream and in the MP4's colr box, so no player or editor has to guess.
 X264_PARAMS = ["-crf", "20", "-pix_fmt", "yuv420p", "-sc_threshold", "0", "-bf", "0",
-               "-colorspace", "smpte170m", "-color_primaries", "smpte170m",
-               "-color_trc", "smpte170m", "-color_range", "tv"]
+               "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+               "-color_range", "tv"]
 X264_PRESET = "veryfast"
 AUDIO_RATE = 48_000
 AUDIO_ARGS = ["-c:a", "aac", "-b:a", "128k", "-ar", str(AUDIO_RATE)]
+MOVFLAGS = ["-movflags", "+faststart+write_colr"]  # ffmpeg writes no colr box unless asked
 
 
 def keyframe_interval(fps: float) -> int:
@@ -38,9 +43,39 @@ def keyframe_interval(fps: float) -> int:
 
 
 def video_args(fps: float) -> list[str]:
-    """ffmpeg output options for the project's H.264 encoding at ``fps``."""
+    """ffmpeg output options for the project's H.264 encoding at ``fps``.
+
+    They tag the stream but, from ffmpeg 7 on, primaries and transfer come from the frames:
+    end the filter graph with ``colour_filter()`` (or feed ``raw_video_input``) as well.
+    """
     return ["-c:v", "libx264", "-preset", X264_PRESET, *X264_PARAMS,
             "-g", str(keyframe_interval(fps))]
+
+
+def colour_filter() -> str:
+    """The end of every encode's filter graph: whatever comes in (RGB, BT.601, full range)
+    is converted to limited-range BT.709 YUV 4:2:0 (swscale reads the frames' tags; it does
+    nothing to a picture that is already so), and all four colour tags are set."""
+    # accurate_rnd: without it a BT.601 -> BT.709 conversion comes out 2 levels dark
+    return ("scale=out_color_matrix=bt709:out_range=tv:"
+            "flags=bicubic+accurate_rnd+full_chroma_int,format=yuv420p,"
+            "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709")
+
+
+def untagged_colour(colour: Colour, width: int, height: int) -> str:
+    """For a picture with no matrix tag: a filter naming the one players assume (BT.709 from
+    HD up, BT.601 below), for ``colour_filter`` to convert from; else nothing."""
+    if colour.tagged:
+        return ""
+    matrix = "bt709" if height >= 720 or width >= 1280 else "smpte170m"
+    return f"setparams=colorspace={matrix}:range=tv,"
+
+
+def raw_video_input(width: int, height: int, fps: float) -> list[str]:
+    """ffmpeg input options for YUV 4:2:0 frames we made ourselves: BT.709, limited range."""
+    return ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}",
+            "-r", str(fps_fraction(fps)), "-color_range", "tv", "-color_primaries", "bt709",
+            "-color_trc", "bt709", "-colorspace", "bt709"]
 
 
 @cache
@@ -72,6 +107,17 @@ class Colour:
     def tagged(self) -> bool:
         """Whether the matrix is known: the one tag a conversion needs."""
         return self.matrix not in ("unknown", "reserved")
+
+
+BT709 = Colour("tv", "bt709", "bt709", "bt709")  # every file we write
+
+
+def colour_of(path: Path) -> Colour:
+    """The colour tags of the first video stream of ``path`` (all unknown if it has none)."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                            capture_output=True, text=True, errors="replace")
+    video = _VIDEO.search(result.stderr)
+    return _colour(video[3] or "") if video else Colour()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 Shot bodies are copied as encoded (every render shares one encoding with a keyframe each
 second); moviepy composites only the frames around transitions, into one file of gaps; the
 sound is mixed in one streaming pass; one ffmpeg mux joins the pieces with the concat demuxer.
+A shot file in other colours (a render from before the encoding was BT.709) has its picture
+converted first, so the edit has one set of colour tags and its pixels match them.
 """
 
 from __future__ import annotations
@@ -21,14 +23,28 @@ from typing import Any
 from storyboard.edit.layout import Copy, EditPlan, Gap
 from storyboard.edit.plan import build_plan, plan_record
 from storyboard.errors import MediaError, StitchError
-from storyboard.format.model import Audio, Shot, Storyboard
+from storyboard.format.model import Audio, Output, Shot, Storyboard
 from storyboard.manifest import file_sha256, load_manifest, save_manifest
-from storyboard.media import AUDIO_ARGS, AUDIO_RATE, ffmpeg_exe, probe
+from storyboard.media import (
+    AUDIO_ARGS,
+    AUDIO_RATE,
+    BT709,
+    MOVFLAGS,
+    Colour,
+    colour_filter,
+    colour_of,
+    ffmpeg_exe,
+    probe,
+    untagged_colour,
+    video_args,
+)
 
 __all__ = ["StitchResult", "stitch", "edit_path"]
 
 Event = Callable[[str, str, dict[str, Any]], None]
-STITCH_VERSION = 2  # 2: starts at 0 exactly, stereo when a source is; older edits are redone
+# 2: starts at 0 exactly, stereo when a source is; 3: BT.709 with a colr box. Older edits are
+# made again.
+STITCH_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,7 @@ def _slate(board: Storyboard, shot: Shot, out_dir: Path) -> Path:
     card = replace(shot, reference=None, beats=(), audio=Audio(), remix_of=None, edit="",
                    action=f"MISSING SHOT: {shot.id}", framing=replace(shot.framing, type=""))
     key = hashlib.sha256(json.dumps([card.id, card.seconds, board.output.size,
-                                     board.output.fps]).encode()).hexdigest()[:16]
+                                     board.output.fps, "bt709"]).encode()).hexdigest()[:16]
     path = out_dir / "slates" / f"{shot.id}-{key}.mp4"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,15 +159,39 @@ def _edit_key(board: Storyboard, files: list[Path], sha: Callable[[Path], str]) 
 
 def _assemble(board: Storyboard, plan: EditPlan, files: list[Path], tmp: Path,
               dest: Path) -> None:
+    pictures = _in_edit_colours(files, board.output, tmp)
     gaps = [s for s in plan.segments if isinstance(s, Gap)]
     gap_file = tmp / "gaps.mp4"
     if gaps:
         from storyboard.edit.transitions import render_gaps  # moviepy: imported only when needed
 
-        render_gaps(gaps, plan, files, gap_file, board.output.width, board.output.height)
+        render_gaps(gaps, plan, pictures, gap_file, board.output.width, board.output.height)
     listing = tmp / "concat.txt"
-    listing.write_text(_concat_list(plan, files, gap_file), encoding="utf-8")
-    _mux(board, plan, files, listing, dest)
+    listing.write_text(_concat_list(plan, pictures, gap_file), encoding="utf-8")
+    _mux(board, plan, files, listing, dest)  # the sound is read from the shot files as they are
+
+
+def _in_edit_colours(files: list[Path], output: Output, tmp: Path) -> list[Path]:
+    """The shot files whose pictures the edit can copy: each one as it is when it is BT.709,
+    else its picture converted to BT.709 (video only, the same frames and keyframes)."""
+    converted: dict[Path, Path] = {}
+    for path in dict.fromkeys(files):
+        colour = colour_of(path)
+        if colour != BT709:
+            converted[path] = tmp / f"bt709-{len(converted)}.mp4"
+            _convert_colours(path, converted[path], output, colour)
+    return [converted.get(path, path) for path in files]
+
+
+def _convert_colours(source: Path, dest: Path, output: Output, colour: Colour) -> None:
+    assumed = untagged_colour(colour, output.width, output.height)
+    result = subprocess.run(
+        [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(source),
+         "-map", "0:v:0", "-vf", f"{assumed}{colour_filter()}", *video_args(output.fps),
+         "-an", *MOVFLAGS, "-f", "mp4", str(dest)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise StitchError(f"cannot convert {source.name} to BT.709: "
+                          f"{result.stderr.strip()[-300:]}")
 
 
 def _concat_list(plan: EditPlan, files: list[Path], gap_file: Path) -> str:
@@ -189,7 +229,7 @@ def _mux(board: Storyboard, plan: EditPlan, files: list[Path], listing: Path,
             "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *AUDIO_ARGS,
             "-metadata", f"title={board.title}",
             "-metadata", f"comment=storyboard sha256 {board.sha256}",
-            "-movflags", "+faststart", "-f", "mp4", str(dest)]
+            *MOVFLAGS, "-f", "mp4", str(dest)]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=errors)
         assert process.stdin is not None
@@ -220,3 +260,5 @@ def _verify(path: Path, plan: EditPlan, board: Storyboard) -> None:
         raise StitchError(f"the edit came out wrong: {info.frames} frames at "
                           f"{info.width}x{info.height}, expected {plan.frames} at "
                           f"{board.output.size}")
+    if info.colour != BT709:
+        raise StitchError(f"the edit came out in other colours than BT.709: {info.colour}")

@@ -14,7 +14,14 @@ import cv2
 import numpy as np
 
 from storyboard.edit.layout import EditPlan, Gap, Piece
-from storyboard.media import X264_PARAMS, X264_PRESET, fps_fraction, keyframe_interval
+from storyboard.media import (
+    MOVFLAGS,
+    X264_PARAMS,
+    X264_PRESET,
+    colour_filter,
+    fps_fraction,
+    keyframe_interval,
+)
 
 __all__ = ["render_gaps"]
 
@@ -46,7 +53,9 @@ def render_gaps(gaps: list[Gap], plan: EditPlan, files: list[Path], dest: Path,
     try:
         clip.write_videofile(
             str(dest), fps=plan.fps, codec="libx264", preset=X264_PRESET, audio=False,
-            ffmpeg_params=[*X264_PARAMS, "-g", str(keyframe_interval(plan.fps)),
+            # moviepy pipes RGB: colour_filter converts it with BT.709's matrix, and tags it
+            ffmpeg_params=["-vf", colour_filter(), *X264_PARAMS, *MOVFLAGS,
+                           "-g", str(keyframe_interval(plan.fps)),
                            "-r", str(fps_fraction(plan.fps)),  # 30000/1001, not 2997/100
                            "-force_key_frames", keyframes],
             logger=None,

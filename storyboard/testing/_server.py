@@ -257,7 +257,8 @@ def bt601_video(video: bytes, tags: str) -> bytes:
         source, dest = Path(tmp) / "in.mp4", Path(tmp) / "out.mp4"
         source.write_bytes(video)
         subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(source), "-map", "0",
-                        "-vf", "scale=out_color_matrix=bt601:out_range=tv,format=yuv420p,"
+                        "-vf", "scale=out_color_matrix=bt601:out_range=tv:flags=accurate_rnd,"
+                        "format=yuv420p,"
                         f"setparams=colorspace={tag}:color_primaries={tag}:color_trc={tag}",
                         "-c:v", "libx264", "-preset", "veryfast", "-bf", "0",
                         "-sc_threshold", "0", "-g", "24", "-c:a", "copy", str(dest)], check=True)

@@ -23,7 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from storyboard.errors import BackendError, JobFailed, JobTimeout, MediaError, RenderError
-from storyboard.media import AUDIO_ARGS, ffmpeg_exe, keyframe_interval, probe, video_args
+from storyboard.media import (
+    AUDIO_ARGS,
+    BT709,
+    MOVFLAGS,
+    colour_filter,
+    ffmpeg_exe,
+    keyframe_interval,
+    probe,
+    untagged_colour,
+    video_args,
+)
 from storyboard.render.base import Handle, JobState, RenderJob
 from storyboard.render.hosted.http import within
 from storyboard.render.output import check_probe, partial_path, verify_render
@@ -168,7 +178,8 @@ def _source_part(info: Any, job: RenderJob) -> float:
 
 def normalise(source: Path, dest: Path, info: Any, job: RenderJob, offset: float = 0.0) -> None:
     """Re-encode a downloaded video once, the way every shot is encoded, so the stitch can
-    copy it: exact size, fps and length, a keyframe a second, and a sound track."""
+    copy it: exact size, fps and length, a keyframe a second, a sound track, and BT.709
+    (converted from what its tags say; an untagged picture is taken as players take it)."""
     out = job.output
     audio_in = [] if info.has_audio else ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono"]
     audio_map = "0:a:0" if info.has_audio else "1:a:0"
@@ -176,10 +187,12 @@ def normalise(source: Path, dest: Path, info: Any, job: RenderJob, offset: float
         [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
          *(["-ss", f"{offset:.6f}"] if offset else []), "-i", str(source),
          *audio_in, "-map", "0:v:0", "-map", audio_map,
-         "-vf", f"scale={out.width}:{out.height}:force_original_aspect_ratio=increase,"
-                f"crop={out.width}:{out.height},fps={out.fps:g},tpad=stop=-1:stop_mode=clone",
+         "-vf", f"{untagged_colour(info.colour, info.width, info.height)}"
+                f"scale={out.width}:{out.height}:force_original_aspect_ratio=increase,"
+                f"crop={out.width}:{out.height},fps={out.fps:g},tpad=stop=-1:stop_mode=clone,"
+                f"{colour_filter()}",
          "-af", "apad", "-t", f"{job.render_seconds:.6f}", *video_args(out.fps), *AUDIO_ARGS,
-         "-movflags", "+faststart", "-f", "mp4", str(dest)],
+         *MOVFLAGS, "-f", "mp4", str(dest)],
         capture_output=True, text=True)
     if result.returncode != 0:
         raise MediaError(f"cannot normalise the downloaded video: {result.stderr.strip()[-300:]}")
@@ -189,7 +202,7 @@ def _encoded_like_ours(path: Path, info: Any, job: RenderJob) -> bool:
     out = job.output
     if (info.video_codec, info.pix_fmt, info.width, info.height) != (
             "h264", "yuv420p", out.width, out.height) or abs(info.fps - out.fps) > 1e-3 \
-            or not info.has_audio:
+            or not info.has_audio or info.colour != BT709:  # one set of tags in the edit
         return False
     # x264 writes its settings into the stream: the stitch needs these three to copy it
     with path.open("rb") as f:

@@ -18,7 +18,7 @@ import numpy as np
 
 from storyboard.edit.timecode import timecode
 from storyboard.errors import StitchError
-from storyboard.media import ffmpeg_exe, fps_fraction, video_args
+from storyboard.media import MOVFLAGS, colour_filter, ffmpeg_exe, raw_video_input, video_args
 from storyboard.render.previs.overlay import label_size, text_patch
 
 __all__ = ["burn_edit_timecode"]
@@ -34,10 +34,9 @@ def burn_edit_timecode(src: Path, dest: Path, width: int, height: int, fps: floa
     decode = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(src),
               "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"]
     encode = [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
-              "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}",
-              "-r", str(fps_fraction(fps)), "-i", "pipe:0", "-i", str(src),
-              "-map", "0:v", "-map", "1:a?", *video_args(fps), "-c:a", "copy",
-              "-map_metadata", "1", "-movflags", "+faststart", "-f", "mp4", str(dest)]
+              *raw_video_input(width, height, fps), "-i", "pipe:0", "-i", str(src),
+              "-map", "0:v", "-map", "1:a?", "-vf", colour_filter(), *video_args(fps),
+              "-c:a", "copy", "-map_metadata", "1", *MOVFLAGS, "-f", "mp4", str(dest)]
     with tempfile.TemporaryFile() as errors:
         reader = subprocess.Popen(decode, stdout=subprocess.PIPE, stderr=errors)
         writer = subprocess.Popen(encode, stdin=subprocess.PIPE, stderr=errors)
@@ -64,14 +63,14 @@ def burn_edit_timecode(src: Path, dest: Path, width: int, height: int, fps: floa
 
 
 def _paint(yuv: np.ndarray, width: int, height: int, patch, pad: int) -> None:
-    """Alpha-blend an RGBA label into a planar YUV 4:2:0 frame at the bottom right."""
+    """Alpha-blend an RGBA label into a planar BT.709 YUV 4:2:0 frame at the bottom right."""
     rgba = np.asarray(patch).astype(np.float32)
     ph, pw = rgba.shape[:2]
     x0, y0 = (width - pw - pad) & ~1, (height - ph - pad) & ~1
     if x0 < 0 or y0 < 0:
         return
     alpha = rgba[..., 3] / 255.0
-    luma = 16 + 219 / 255 * (rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32))
+    luma = 16 + 219 / 255 * (rgba[..., :3] @ np.array([0.2126, 0.7152, 0.0722], np.float32))
     y_plane = yuv[: width * height].reshape(height, width)
     region = y_plane[y0:y0 + ph, x0:x0 + pw].astype(np.float32)
     y_plane[y0:y0 + ph, x0:x0 + pw] = (region * (1 - alpha) + luma * alpha + 0.5).astype(np.uint8)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import subprocess
 import threading
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 
@@ -16,14 +17,42 @@ import cv2
 import numpy as np
 
 from storyboard.errors import MediaError
-from storyboard.media import AUDIO_ARGS, ffmpeg_exe, fps_fraction, video_args
+from storyboard.media import (
+    AUDIO_ARGS,
+    MOVFLAGS,
+    colour_filter,
+    ffmpeg_exe,
+    raw_video_input,
+    video_args,
+)
 
 __all__ = ["VideoWriter", "to_yuv420p"]
 
+KR, KB = 0.2126, 0.0722  # BT.709's luma weights of red and blue
+
+
+@cache
+def _bt709_matrix() -> np.ndarray:
+    """R'G'B' (0..255) -> limited-range Y'CbCr (Y 16..235, Cb and Cr 16..240), with offsets."""
+    kg = 1 - KR - KB
+    y = np.array([KR, kg, KB]) * 219 / 255
+    cb = np.array([-KR, -kg, 1 - KB]) / (2 * (1 - KB)) * 224 / 255
+    cr = np.array([1 - KR, -kg, -KB]) / (2 * (1 - KR)) * 224 / 255
+    return np.column_stack([np.stack([y, cb, cr]), [16, 128, 128]])
+
+
 def to_yuv420p(frame: np.ndarray) -> bytes:
-    """RGB or RGBA frame → planar limited-range BT.601 YUV 4:2:0, what x264 encodes."""
-    code = cv2.COLOR_RGBA2YUV_I420 if frame.shape[2] == 4 else cv2.COLOR_RGB2YUV_I420
-    return cv2.cvtColor(frame, code).tobytes()
+    """RGB or RGBA frame -> planar limited-range BT.709 YUV 4:2:0, what x264 encodes.
+
+    OpenCV's own RGB->I420 uses BT.601's weights; the file is tagged BT.709, so convert with
+    BT.709's (cv2.transform: fast for three channels), then average each 2x2 block's chroma.
+    """
+    rgb = cv2.cvtColor(frame, cv2.COLOR_RGBA2RGB) if frame.shape[2] == 4 else frame
+    ycc = cv2.transform(rgb, _bt709_matrix())
+    height, width = ycc.shape[:2]
+    chroma = cv2.resize(ycc, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    return b"".join((cv2.extractChannel(ycc, 0).tobytes(), cv2.extractChannel(chroma, 1).tobytes(),
+                     cv2.extractChannel(chroma, 2).tobytes()))
 
 
 class VideoWriter:
@@ -31,13 +60,12 @@ class VideoWriter:
 
     def __init__(self, dest: Path, width: int, height: int, fps: float, audio: Path,
                  metadata: dict[str, str] | None = None) -> None:
-        rate = fps_fraction(fps)
         meta = [arg for k, v in (metadata or {}).items() for arg in ("-metadata", f"{k}={v}")]
         self.args = [
             ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
-            "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", str(rate),
-            "-i", "pipe:0", "-i", str(audio), "-map", "0:v", "-map", "1:a",
-            *video_args(fps), *AUDIO_ARGS, *meta, "-movflags", "+faststart", "-f", "mp4", str(dest),
+            *raw_video_input(width, height, fps), "-i", "pipe:0", "-i", str(audio),
+            "-map", "0:v", "-map", "1:a", "-vf", colour_filter(),
+            *video_args(fps), *AUDIO_ARGS, *meta, *MOVFLAGS, "-f", "mp4", str(dest),
         ]
         self.dest = dest
         self.process: subprocess.Popen[bytes] | None = None
