@@ -7,6 +7,7 @@ frames with a stream copy (fast: nothing is decoded).
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
@@ -34,7 +35,8 @@ X264_PARAMS = ["-crf", "20", "-pix_fmt", "yuv420p", "-sc_threshold", "0", "-bf",
 X264_PRESET = "veryfast"
 AUDIO_RATE = 48_000
 AUDIO_ARGS = ["-c:a", "aac", "-b:a", "128k", "-ar", str(AUDIO_RATE)]
-MOVFLAGS = ["-movflags", "+faststart+write_colr"]  # ffmpeg writes no colr box unless asked
+# ffmpeg writes a colr box only when primaries, transfer and matrix are all set: always, here
+MOVFLAGS = ["-movflags", "+faststart+write_colr"]
 
 
 def keyframe_interval(fps: float) -> int:
@@ -113,11 +115,61 @@ BT709 = Colour("tv", "bt709", "bt709", "bt709")  # every file we write
 
 
 def colour_of(path: Path) -> Colour:
-    """The colour tags of the first video stream of ``path`` (all unknown if it has none)."""
+    """The colour tags of the first video stream of ``path`` (all unknown if it has none).
+
+    A file we wrote says BT.709 in its colr box, read here without starting ffmpeg (the stitch
+    asks for every shot: 15-20 ms a file otherwise); anything else is as ffmpeg reports it.
+    """
+    if _colr_says_bt709(path):
+        return BT709
     result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
                             capture_output=True, text=True, errors="replace")
     video = _VIDEO.search(result.stderr)
     return _colour(video[3] or "") if video else Colour()
+
+
+_BOX_PATH = (b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd")
+_BT709_NCLX = b"nclx" + struct.pack(">HHHB", 1, 1, 1, 0)  # primaries, transfer, matrix, tv
+
+
+def _colr_says_bt709(path: Path, head: int = 1 << 20) -> bool:
+    """Whether the first track's first sample entry (an avc1) carries colr nclx BT.709 in
+    limited range; False when it says otherwise or its moov is not in the first MiB
+    (+faststart puts it there)."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(head)
+    except OSError:
+        return False
+    start, end = 0, len(data)
+    for kind in _BOX_PATH:
+        found = _find_box(data, start, end, kind)
+        if found is None:
+            return False
+        start, end = found
+    entry = start + 8  # stsd: version and flags, entry count
+    if data[entry + 4:entry + 8] != b"avc1":
+        return False
+    size = int.from_bytes(data[entry:entry + 4], "big")
+    colr = _find_box(data, entry + 8 + 78, min(entry + size, end), b"colr")  # after its fields
+    return colr is not None and data[colr[0]:colr[0] + 11] == _BT709_NCLX
+
+
+def _find_box(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
+    """The body (start, end) of the first ``kind`` box among those from ``start`` to ``end``."""
+    while start + 8 <= end:
+        size, name = int.from_bytes(data[start:start + 4], "big"), data[start + 4:start + 8]
+        header = 8
+        if size == 1:
+            size, header = int.from_bytes(data[start + 8:start + 16], "big"), 16
+        elif size == 0:
+            size = end - start
+        if size < header:
+            return None
+        if name == kind:
+            return start + header, min(start + size, end)
+        start += size
+    return None
 
 
 @dataclass(frozen=True)
