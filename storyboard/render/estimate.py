@@ -13,6 +13,7 @@ from storyboard.format.model import Shot, Storyboard
 from storyboard.render.capabilities import Capabilities
 from storyboard.render.registry import load_backend
 from storyboard.render.stage import identities
+from storyboard.render.upgrade import legacy_renders
 from storyboard.render.wants import wants_audio
 
 __all__ = ["Estimate", "ShotEstimate", "estimate"]
@@ -70,8 +71,11 @@ def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str
     stated = board.render.price_per_second is not None or (
         board.render.preset or {}).get("price_per_second") is not None
     ids = identities(board, prompts, backend_name, out_dir)
-    # a shot whose request has a take in the store costs nothing: it is picked, not rendered
-    todo = {s.id: sum(not ids.store.has(j.render_key) for j in ids.takes(s))
+    # a shot whose request has a take in the store costs nothing: it is picked, not rendered;
+    # so does one whose 0.1.0 render the next run takes over (render/upgrade.py)
+    adopted = legacy_renders(board, ids, out_dir).keys()
+    todo = {s.id: sum(not ids.store.has(j.render_key) and j.render_key not in adopted
+                      for j in ids.takes(s))
             for s in board.shots}
     mode = board.render.duration
     shots = tuple(ShotEstimate(s.id, s.seconds, _price(backend, board, caps, s, stated),
