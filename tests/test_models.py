@@ -194,7 +194,7 @@ def test_prices_follow_the_tier_and_the_sound(tmp_path: Path) -> None:
 def test_models_lists_every_preset_and_the_readme_agrees() -> None:
     listed = run_cli("models", "--json")
     assert listed.returncode == 0, listed.stderr
-    entries = json.loads(listed.stdout)
+    entries = json.loads(listed.stdout)["models"]
     assert {e["model"] for e in entries if e["backend"] == "fal"} == set(_presets())
     assert {e["model"] for e in entries if e["backend"] == "runway"} == {
         "gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast"}
