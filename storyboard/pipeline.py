@@ -172,10 +172,12 @@ def load(path: Path | str, options: Options = Options()) -> tuple[Storyboard, li
 def _validate(path: Path, options: Options) -> Report:
     from storyboard.format.targets import TargetNotFound
     from storyboard.format.validate import validate_file
+    from storyboard.render.preflight import preflight
 
     try:
         return validate_file(path, backend=options.backend, target=options.target,
-                             allow_outside_paths=options.allow_outside_paths)
+                             allow_outside_paths=options.allow_outside_paths,
+                             preflight=preflight)
     except TargetNotFound as exc:
         raise UsageError(exc.message) from None
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from storyboard.compile import ShotPrompt
 from storyboard.format.model import Audio, DialogueLine, Output, Shot
-from storyboard.format.validate import validate_file
+from storyboard.render.preflight import preflight
 from storyboard.render.base import RenderJob
 from storyboard.render.catalogue import catalogue, markdown
 from storyboard.render.hosted.fal import FalBackend, _presets
@@ -119,10 +119,10 @@ def test_a_5s_and_an_8s_shot_validate_as_the_model_would(tmp_path: Path, model: 
     caps = FalBackend.capabilities(model)
     assert caps.durations is not None
     for seconds, fitted in zip((5, 8), REQUESTS[model][0], strict=True):
-        trim = validate_file(board(tmp_path, model, seconds, "trim"))
+        trim = validate(board(tmp_path, model, seconds, "trim"))
         assert trim.storyboard is not None and not trim.problems, trim.problems
         assert caps.render_seconds(seconds) == fitted
-        exact = validate_file(board(tmp_path, model, seconds, "exact"))
+        exact = validate(board(tmp_path, model, seconds, "exact"))
         messages = [p.message for p in exact.problems]
         if seconds in caps.durations:
             assert not messages
@@ -205,3 +205,9 @@ def test_models_lists_every_preset_and_the_readme_agrees() -> None:
     assert found, "README.md lacks the generated models table"
     assert found[1] == markdown(catalogue()), \
         "README's model table is stale: run `storyboard models --format markdown`"
+
+
+def validate(path: Path):  # the format's checks and the backend's, as the pipeline runs them
+    from storyboard.format.validate import validate_file
+
+    return validate_file(path, preflight=preflight)

@@ -106,3 +106,34 @@ def test_a_plugin_backend_missing_part_of_the_contract_is_named(tmp_path: Path) 
                      env={"PYTHONPATH": str(tmp_path)})
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "lacks key_material" in result.stderr
+
+
+def test_the_format_imports_no_backend() -> None:
+    """storyboard.format is the format alone: the backend preflight is the pipeline's."""
+    import ast
+
+    folder = Path(__file__).parent.parent / "storyboard" / "format"
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                assert not name.startswith(("storyboard.render", "storyboard.edit",
+                                            "storyboard.review", "storyboard.pipeline")), \
+                    f"{path.name} imports {name}"
+
+
+def test_backend_preflight_problems_point_at_the_file(tmp_path: Path) -> None:
+    board = tmp_path / "b.yaml"
+    board.write_text("version: 1\ntitle: T\noutput: {size: 160x90}\n"
+                     "shots:\n  - {id: one, seconds: 4, action: a gull lands}\n")
+    [ok] = pipeline.validate([board])
+    assert not ok.problems
+    [report] = pipeline.validate([board], pipeline.Options(backend="openai"))
+    (problem,) = report.errors
+    assert "backend 'openai'" in problem.message and "160x90" in problem.message
+    assert (problem.location.file, problem.location.line) == (str(board), 3)
