@@ -105,7 +105,7 @@ def test_a_plugin_backend_missing_part_of_the_contract_is_named(tmp_path: Path) 
     result = run_cli("render", board, "--backend", "halfway",
                      env={"PYTHONPATH": str(tmp_path)})
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "lacks key_material" in result.stderr
+    assert "lacks key_material, price_per_second" in result.stderr
 
 
 def test_the_format_imports_no_backend() -> None:
@@ -137,3 +137,14 @@ def test_backend_preflight_problems_point_at_the_file(tmp_path: Path) -> None:
     (problem,) = report.errors
     assert "backend 'openai'" in problem.message and "160x90" in problem.message
     assert (problem.location.file, problem.location.line) == (str(board), 3)
+
+
+@pytest.mark.parametrize("name", available())
+def test_prices_come_from_the_backend_declared_method(name: str) -> None:
+    backend = load_backend(name)
+    for size in ("1280x720", "1920x1080"):
+        for audio in (False, True):
+            price = backend.price_per_second(None, size, audio=audio)
+            assert price is None or price >= 0
+    if name == "previs":
+        assert backend.price_per_second(None, "1280x720") == 0.0

@@ -366,7 +366,7 @@ def _outcome(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         raise  # the key, not the shot: nothing recorded, the run stops
     except JobFailed as exc:
         return {"error": str(exc), "error_code": exc.code, "blocked": exc.blocked,
-                "remote_video_id": getattr(exc, "remote_video_id", None)}
+                "remote_video_id": exc.remote_id}
     except StoryboardError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # a backend bug must not sink the other shots

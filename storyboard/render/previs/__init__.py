@@ -54,6 +54,11 @@ class PrevisBackend:
                 # the overlays sit out a dissolve into the next shot
                 "dissolve": shot.transition.seconds if shot.transition.type == "dissolve" else 0.0}
 
+    @classmethod
+    def price_per_second(cls, model: str | None, size: str,
+                         audio: bool = False) -> float | None:
+        return 0.0  # offline
+
     def close(self) -> None:
         pass
 
