@@ -19,11 +19,11 @@ from PIL import Image
 
 from storyboard.compile import ShotPrompt
 from storyboard.format.model import Audio, DialogueLine, Output, Shot
-from storyboard.render.preflight import preflight
 from storyboard.render.base import RenderJob
 from storyboard.render.catalogue import catalogue, markdown
 from storyboard.render.hosted.fal import FalBackend, _presets
 from storyboard.render.hosted.wire import Blob
+from storyboard.render.preflight import preflight
 
 from conftest import ROOT, run_cli
 

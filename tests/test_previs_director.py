@@ -11,10 +11,10 @@ from PIL import Image
 
 from storyboard.compile import compile_storyboard
 from storyboard.format.validate import load_storyboard, validate_file
-from storyboard.render.preflight import preflight
 from storyboard.media import AUDIO_RATE, audio_channels, read_audio
 from storyboard.render.base import RenderJob
 from storyboard.render.identity import shot_cast
+from storyboard.render.preflight import preflight
 from storyboard.render.previs.frames import frame_at, frame_count, prepare_scene
 from storyboard.render.previs.sound import shot_audio
 from storyboard.render.previs.speech import speech_status, voice_for
