@@ -78,3 +78,26 @@ def test_stitch_warns_about_renders_older_than_the_storyboard(tmp_path: Path) ->
     result = run_cli("stitch", board)
     assert result.returncode == 0
     assert "warning  stitching renders older than the storyboard: one" in result.stderr
+
+
+def test_scratch_folders_of_killed_runs_are_removed(tmp_path: Path) -> None:
+    """A stitch or previs render killed mid-way leaves its scratch folder; the next run removes
+    it, and only when its process is gone."""
+    import os
+
+    board = tiny_board(tmp_path)
+    assert run_cli("build", board, "-q").returncode == 0
+    folder = tmp_path / "renders" / "tiny"
+    dead, living = 4_194_999, os.getpid()  # above Linux's largest pid: no such process
+    leftovers = {
+        "dead stitch": folder / f".stitch-{dead}-abc",
+        "live stitch": folder / f".stitch-{living}-abc",
+        "dead audio": folder / "takes" / f".audio-{dead}-abc",
+    }
+    for path in leftovers.values():
+        path.mkdir()
+        (path / "half.mp4").write_bytes(b"\0" * 1000)
+    board.write_text(board.read_text().replace("a gull lands", "a gull lands twice"))
+    assert run_cli("build", board, "-q").returncode == 0
+    assert not leftovers["dead stitch"].exists() and not leftovers["dead audio"].exists()
+    assert leftovers["live stitch"].is_dir()

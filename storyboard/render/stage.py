@@ -33,6 +33,7 @@ from storyboard.render.lifetime import die_with_parent
 from storyboard.render.output import partial_path, verify_render
 from storyboard.render.registry import load_backend
 from storyboard.render.store import TakeStore
+from storyboard.scratch import alive, remove_dead_scratch
 
 __all__ = ["Event", "ShotResult", "ShotState", "default_out_dir", "render_storyboard",
            "shot_keys", "shot_states", "take_keys"]
@@ -414,19 +415,11 @@ def _shot_path(out_dir: Path, shot_id: str) -> Path:
 
 
 def _remove_abandoned_partials(folder: Path) -> None:
-    """Partial files of runs that died (killed, crashed) are never taken for renders."""
+    """Partial files and scratch folders of runs that died (killed, crashed) are never taken
+    for renders."""
     for leftover in [*folder.glob(".*.mp4"), *folder.glob(".*.json.tmp")]:
         parts = leftover.name.split(".")
         pid = parts[-3]  # .<name>.<pid>.<kind>.mp4 and .<key>.<pid>.json.tmp
-        if not pid.isdigit() or not _alive(int(pid)):
+        if not pid.isdigit() or not alive(int(pid)):
             leftover.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    remove_dead_scratch(folder, "audio")
