@@ -51,7 +51,7 @@ def manifest(project: Path, stem: str = "hosted") -> dict:
 def states(project: Path, *args: object) -> dict[str, str]:
     result = run_cli("status", project / "hosted.yaml", "--json", *args)
     assert result.returncode == 0, result.stderr
-    return {s["id"]: s["state"] for s in json.loads(result.stdout)}
+    return {s["id"]: s["state"] for s in json.loads(result.stdout)["shots"]}
 
 
 def test_hosted_renders_of_010_are_reused_with_no_create(project: Path, api: FakeVideoAPI) -> None:

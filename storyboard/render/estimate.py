@@ -6,10 +6,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from storyboard.compile import ShotPrompt
 from storyboard.format.model import Shot, Storyboard
+from storyboard.render.base import Backend
 from storyboard.render.capabilities import Capabilities
 from storyboard.render.registry import load_backend
 from storyboard.render.stage import identities
@@ -92,7 +92,7 @@ def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str
     return Estimate(backend_name, board.render.model, shots, wait)
 
 
-def _price(backend: Any, board: Storyboard, caps: Capabilities, shot: Shot,
+def _price(backend: type[Backend], board: Storyboard, caps: Capabilities, shot: Shot,
            stated: bool) -> float | None:
     """The storyboard's own figure wins, then the model's table; a shot that asks for sound
     pays the model's price with sound (see render/wants.py)."""
@@ -100,8 +100,4 @@ def _price(backend: Any, board: Storyboard, caps: Capabilities, shot: Shot,
     if stated:  # with sound too, unless the storyboard gives that figure as well
         own = (board.render.preset or {}).get("audio_price_per_second")
         return float(own) if audio and own is not None else caps.price_per_second
-    if not hasattr(backend, "price_per_second"):
-        return caps.audio_price_per_second if audio else caps.price_per_second
-    if audio:
-        return backend.price_per_second(board.render.model, board.output.size, audio=True)
-    return backend.price_per_second(board.render.model, board.output.size)
+    return backend.price_per_second(board.render.model, board.output.size, audio=audio)

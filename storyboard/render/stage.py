@@ -34,6 +34,7 @@ from storyboard.render.output import partial_path, verify_render
 from storyboard.render.registry import load_backend
 from storyboard.render.store import TakeStore
 from storyboard.render.upgrade import Found, adopt, legacy_renders
+from storyboard.scratch import alive, remove_dead_scratch
 
 __all__ = ["Event", "ShotResult", "ShotState", "default_out_dir", "render_storyboard",
            "shot_keys", "shot_states", "take_keys"]
@@ -389,7 +390,7 @@ def _outcome(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         raise  # the key, not the shot: nothing recorded, the run stops
     except JobFailed as exc:
         return {"error": str(exc), "error_code": exc.code, "blocked": exc.blocked,
-                "remote_video_id": getattr(exc, "remote_video_id", None)}
+                "remote_video_id": exc.remote_id}
     except StoryboardError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # a backend bug must not sink the other shots
@@ -437,19 +438,11 @@ def _shot_path(out_dir: Path, shot_id: str) -> Path:
 
 
 def _remove_abandoned_partials(folder: Path) -> None:
-    """Partial files of runs that died (killed, crashed) are never taken for renders."""
+    """Partial files and scratch folders of runs that died (killed, crashed) are never taken
+    for renders."""
     for leftover in [*folder.glob(".*.mp4"), *folder.glob(".*.json.tmp")]:
         parts = leftover.name.split(".")
         pid = parts[-3]  # .<name>.<pid>.<kind>.mp4 and .<key>.<pid>.json.tmp
-        if not pid.isdigit() or not _alive(int(pid)):
+        if not pid.isdigit() or not alive(int(pid)):
             leftover.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    remove_dead_scratch(folder, "audio")
