@@ -7,24 +7,26 @@ Exit codes (SPEC §4): 0 success; 1 the storyboard or its inputs are invalid; 2 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
-from storyboard import __version__
+from storyboard import __version__, jsonout
 from storyboard.errors import StoryboardError, UsageError, ValidationFailed
 from storyboard.format.model import Problem
+
+if TYPE_CHECKING:
+    from storyboard.edit.stitch import StitchResult
+    from storyboard.events import Event
+    from storyboard.format.validate import Report
+    from storyboard.pipeline import CompiledStoryboard, Options
+    from storyboard.render.stage import ShotResult
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
-
-
-class BudgetExceeded(StoryboardError):
-    """The estimate is over --budget (exit 1: nothing was sent)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,11 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _json_failure(args: argparse.Namespace, message: str,
                   problems: Sequence[Problem] = ()) -> None:
     """With --format json, a failure is a JSON object on stdout too, never an empty stdout."""
-    from storyboard.jsonout import failure, write_json
-
     if getattr(args, "format", None) == "json":
         path = getattr(args, "file", None) or (getattr(args, "files", None) or [None])[0]
-        write_json(failure(args.command, path, message, problems), sys.stdout)
+        jsonout.write_json(jsonout.failure(args.command, path, message, problems), sys.stdout)
 
 
 def _exit_code_for(exc: StoryboardError) -> int:
@@ -100,8 +100,7 @@ def _common(p: argparse.ArgumentParser, *, backend: bool = True) -> None:
 
 def _args_validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--format", choices=("text", "github", "json"), default="text",
-                   help="text (FILE:LINE:COL: error: ...), github (Actions annotations) or json")
+    _format_option(p, ("text", "github", "json"))
     p.add_argument("--strict", action="store_true", help="warnings fail too")
     p.add_argument("--only-storyboards", action="store_true",
                    help="skip YAML files whose top level has neither version: nor shots: "
@@ -111,7 +110,7 @@ def _args_validate(p: argparse.ArgumentParser) -> None:
 
 def _args_compile(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    _format_option(p, ("text", "json"))
     p.add_argument("--shot", action="append", metavar="ID", help="only this shot (repeatable)")
     p.add_argument("--templates", type=Path, metavar="DIR", help="override prompt templates")
     _common(p)
@@ -125,7 +124,7 @@ def _takes_option(p: argparse.ArgumentParser) -> None:
 def _args_takes(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--shot", action="append", metavar="ID", help="only this shot (repeatable)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _format_option(p, ("text", "json"))
     _takes_option(p)
     _out_and_templates(p)
     _common(p)
@@ -190,9 +189,9 @@ def _args_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=tuple(FORMATS), default="otio",
                    help="otio (Resolve, Premiere), otioz (with the media), edl (CMX 3600), "
                         "fcp7xml, fcpxml or aaf (default otio)")
-    p.add_argument("--out", type=Path, metavar="PATH",
+    p.add_argument("--out", dest="dest", type=Path, metavar="PATH",
                    help="the file to write (default: renders/<stem>/<stem>.<format's suffix>)")
-    p.add_argument("--renders", type=Path, metavar="DIR",
+    p.add_argument("--renders", dest="out", type=Path, metavar="DIR",
                    help="render folder to read (default: renders/<file stem>/)")
     _common(p)
 
@@ -209,7 +208,7 @@ def _args_status(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--check", action="store_true",
                    help="exit 3 when any shot is not rendered and current")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _format_option(p, ("text", "json"))
     _out_and_templates(p)
     _common(p)
 
@@ -245,7 +244,7 @@ def _args_estimate(p: argparse.ArgumentParser) -> None:
     _takes_option(p)
     p.add_argument("--shot", action="append", metavar="ID", help="only this shot (repeatable)")
     p.add_argument("--jobs", type=_positive_int, metavar="N", help="as for render")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _format_option(p, ("text", "json"))
     _out_and_templates(p)
     _common(p)
 
@@ -297,16 +296,18 @@ def _args_init(p: argparse.ArgumentParser) -> None:
 # ---- commands -------------------------------------------------------------------------------
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from storyboard import pipeline
     from storyboard.format.validate import is_storyboard
 
-    _check_backend_name(args.backend)
     files = args.files
     if args.only_storyboards:
         files = [f for f in files if is_storyboard(f) or _skipped(f, args.quiet)]
-    reports = [_validate(f, args) for f in files]
+    reports = pipeline.validate(files, _options(args))
     if args.format == "json":
-        json.dump([_report_json(r, args.strict) for r in reports], sys.stdout, indent=2)
-        print()
+        _write(jsonout.envelope("validate", files[0] if len(files) == 1 else None,
+                        jsonout.validate_body(reports, args.strict),
+                        ok=not any(r.failed(args.strict) for r in reports),
+                        problems=[p for r in reports for p in r.problems]))
     for report in reports:
         if args.format != "json":
             _print_problems(report.problems, sys.stdout, github=args.format == "github")
@@ -323,121 +324,55 @@ def _skipped(path: Path, quiet: bool) -> bool:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from storyboard.compile import prompt_record
-
-    board = _load(args)
-    prompts = _compile(args, board)
-    chosen = _select_shots(board, args.shot)
-    backend = args.backend or board.render.backend
-    pairs = [(s, p) for s, p in zip(board.shots, prompts, strict=True) if s.id in chosen]
+    compiled = _compiled(args)
     if args.format == "json":
-        records = [prompt_record(board, s, p, backend) for s, p in pairs]
-        json.dump({"storyboard": str(board.path), "title": board.title, "shots": records},
-                  sys.stdout, indent=2, ensure_ascii=False)
-        print()
+        _write_result(args, jsonout.compile_body(compiled), compiled)
         return EXIT_OK
-    for n, (shot, prompt) in enumerate(pairs):
+    for n, c in enumerate(compiled.chosen):
         if n:
             print()
-        print(f"# {shot.number}. {shot.id} ({shot.seconds:g} s)")
-        print(prompt.text)
+        print(f"# {c.shot.number}. {c.shot.id} ({c.shot.seconds:g} s)")
+        print(c.prompt.text)
     return EXIT_OK
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from storyboard.render.stage import default_out_dir, render_storyboard
+    from storyboard import pipeline
 
-    board = _load(args)
-    chosen = _select_shots(board, args.shot)
-    prompts = _compile(args, board)
-    backend = args.backend or board.render.backend
-    out_dir = args.out or default_out_dir(board)
-    jobs = _check_budget(args, board, prompts, backend, out_dir)
-    reporter = Reporter(quiet=args.quiet, total=len(chosen))
-    results = render_storyboard(board, prompts, backend, out_dir, only=args.shot, jobs=jobs,
-                                force=args.force, on_event=reporter, config=_config(args, board))
+    compiled = _compiled(args)
+    pipeline.check_budget(compiled)
+    reporter = Reporter(quiet=args.quiet, total=len(compiled.chosen))
+    results = pipeline.render(compiled, on_event=reporter).shots
     reporter.summary(results)
     return EXIT_FAILED if any(r.status in ("failed", "skipped") for r in results) else EXIT_OK
 
 
-def _jobs(args: argparse.Namespace, backend: str) -> int:
-    from storyboard.render.registry import load_backend
-
-    if args.jobs:
-        return int(args.jobs)
-    hosted = not callable(getattr(load_backend(backend), "render", None))
-    return 4 if hosted else (os.cpu_count() or 1)
-
-
-def _config(args: argparse.Namespace, board):
-    from storyboard.render.base import BackendConfig
-
-    return BackendConfig(render=board.render, base_url=args.base_url,
-                         allow_insecure_http=args.allow_insecure_http, env=dict(os.environ))
-
-
-def _check_budget(args: argparse.Namespace, board, prompts, backend: str,
-                  out_dir: Path) -> int:
-    """The number of jobs; refuses (exit 1, nothing sent) when --budget is exceeded."""
-    from storyboard.render.estimate import estimate
-
-    jobs = _jobs(args, backend)
-    if args.budget is None:
-        return jobs
-    plan = estimate(board, prompts, backend, out_dir, jobs, getattr(args, "shot", None))
-    cost = plan.cost if not args.force else sum(
-        (s.rendered_seconds * s.price_per_second) if s.price_per_second is not None else math.inf
-        for s in plan.shots)
-    if cost is None or cost > args.budget:
-        shown = "an unknown amount (no price for this model: set render.capabilities."\
-                "price_per_second)" if cost is None or math.isinf(cost) else f"${cost:.2f}"
-        raise BudgetExceeded(f"the shots to render would cost {shown}, over the budget of "
-                             f"${args.budget:.2f}; nothing was sent")
-    return jobs
-
-
 def cmd_stitch(args: argparse.Namespace) -> int:
-    from storyboard.edit.stitch import stitch
-    from storyboard.render.stage import default_out_dir, shot_states
+    from storyboard import pipeline
 
-    board = _load(args)
-    out_dir = args.out or default_out_dir(board)
-    states = shot_states(board, _compile(args, board),
-                         args.backend or board.render.backend, out_dir)
-    stale = [s.shot_id for s in states if s.state == "stale"]
-    if stale and not args.quiet:
-        print(f"warning: stitching renders older than the storyboard: {', '.join(stale)} "
-              "(storyboard build renders them again first)", file=sys.stderr)
-    result = stitch(board, out_dir, allow_missing=args.allow_missing)
-    _report_edit(result, args.quiet)
+    compiled = _compiled(args)
+    _report_edit(pipeline.stitch(compiled, on_event=Reporter(args.quiet, 0)), args.quiet)
     return EXIT_OK
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from storyboard.edit.stitch import stitch
-    from storyboard.render.stage import default_out_dir, render_storyboard
+    from storyboard import pipeline
 
-    board = _load(args)
-    prompts = _compile(args, board)
-    out_dir = args.out or default_out_dir(board)
-    backend = args.backend or board.render.backend
-    jobs = _check_budget(args, board, prompts, backend, out_dir)
-    reporter = Reporter(quiet=args.quiet, total=len(board.shots))
-    results = render_storyboard(board, prompts, backend, out_dir, jobs=jobs, force=args.force,
-                                on_event=reporter, config=_config(args, board))
-    reporter.summary(results)
-    failed = [r.shot_id for r in results if r.status in ("failed", "skipped")]
-    if failed and not args.allow_missing:
+    reporter = Reporter(quiet=args.quiet, total=0)
+    result = pipeline.build(args.file, _options(args), on_event=reporter,
+                            on_problem=_warner(args.quiet))
+    reporter.summary(result.rendered.shots)
+    failed = [r.shot_id for r in result.rendered.shots if r.status in ("failed", "skipped")]
+    if result.edit is None:
         print(f"error: not stitching: {len(failed)} shot(s) failed: {', '.join(failed)}; "
               "fix them and build again (finished shots are kept), or pass --allow-missing",
               file=sys.stderr)
         return EXIT_FAILED
-    result = stitch(board, out_dir, allow_missing=args.allow_missing)
-    _report_edit(result, args.quiet)
+    _report_edit(result.edit, args.quiet)
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _report_edit(result, quiet: bool) -> None:
+def _report_edit(result: StitchResult, quiet: bool) -> None:
     if not quiet:
         state = "up to date" if result.status == "up-to-date" else "stitched"
         slates = f" ({len(result.slates)} slate(s) for missing shots)" if result.slates else ""
@@ -446,52 +381,34 @@ def _report_edit(result, quiet: bool) -> None:
 
 
 def cmd_shotlist(args: argparse.Namespace) -> int:
-    from storyboard.render.stage import default_out_dir
-    from storyboard.review.shotlist import render_shotlist
+    from storyboard import pipeline
 
-    board = _load(args)
-    out_dir = args.out or default_out_dir(board)
+    compiled = _compiled(args)
     if args.format == "json":
-        from storyboard.jsonout import envelope, write_json
-        from storyboard.review.shotlist import shotlist_record
-
-        write_json(envelope("shotlist", board.path, shotlist_record(board, out_dir)), sys.stdout)
-        return EXIT_OK
-    sys.stdout.write(render_shotlist(board, args.format, out_dir))
+        _write_result(args, pipeline.shotlist_record(compiled), compiled)
+    else:
+        sys.stdout.write(pipeline.shotlist(compiled, args.format))
     return EXIT_OK
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from storyboard.edit.plan import build_plan, plan_record
+    from storyboard import pipeline
+    from storyboard.edit.plan import plan_record
     from storyboard.edit.plan_text import plan_table
-    from storyboard.jsonout import envelope, write_json
-    from storyboard.manifest import load_manifest
-    from storyboard.render.stage import default_out_dir
 
-    board = _load(args)
-    out_dir = args.out or default_out_dir(board)
-    plan = build_plan(board, load_manifest(out_dir), out_dir)
+    compiled = _compiled(args)
+    plan = pipeline.plan(compiled)
     if args.format == "json":
-        write_json(envelope("plan", board.path, {"plan": plan_record(plan)}), sys.stdout)
+        _write_result(args, {"plan": plan_record(plan)}, compiled)
     else:
         sys.stdout.write(plan_table(plan))
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from storyboard.edit.export import FORMATS, export_plan
-    from storyboard.edit.plan import build_plan
-    from storyboard.manifest import load_manifest
-    from storyboard.render.stage import default_out_dir
+    from storyboard import pipeline
 
-    board = _load(args)
-    out_dir = args.renders or default_out_dir(board)
-    dest = args.out or out_dir / f"{board.stem}{FORMATS[args.format].suffix}"
-    if dest.is_dir() or dest.resolve() == board.path.resolve() or \
-            dest.resolve().parent == (out_dir / "shots").resolve():
-        raise UsageError(f"--out {dest}: name a new file for the export (not a folder, the "
-                         "storyboard or a render)")
-    result = export_plan(build_plan(board, load_manifest(out_dir), out_dir), args.format, dest)
+    result = pipeline.export(_compiled(args), args.format, args.dest)
     if not args.quiet:
         for warning in result.warnings:
             print(f"warning: {args.format}: {warning}", file=sys.stderr)
@@ -501,21 +418,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from storyboard.render.stage import default_out_dir, shot_states
+    from storyboard import pipeline
 
-    board = _load(args)
-    prompts = _compile(args, board)
-    out_dir = args.out or default_out_dir(board)
-    states = shot_states(board, prompts, args.backend or board.render.backend, out_dir)
-    if args.json:
-        json.dump([{"id": s.shot_id, "state": s.state, "path": str(s.path), "error": s.error}
-                   for s in states], sys.stdout, indent=2)
-        print()
+    compiled = _compiled(args)
+    states = pipeline.status(compiled)
+    if args.format == "json":
+        _write_result(args, jsonout.status_body(states), compiled)
     else:
         width = max(len(s.shot_id) for s in states)
         for s in states:
             print(f"{s.shot_id:<{width}}  {s.state:<8}  {s.error or s.path}")
-        orphans = _orphans(args, board, prompts, out_dir)
+        orphans = pipeline.orphans(compiled)
         if orphans:
             print(f"{len(orphans)} orphan take(s) ({_megabytes(orphans.bytes)}) no shot refers "
                   f"to; storyboard clean {args.file} removes them")
@@ -524,33 +437,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from storyboard.render.clean import clean
-    from storyboard.render.stage import default_out_dir
+    from storyboard import pipeline
 
-    board = _load(args)
-    out_dir = args.out or default_out_dir(board)
-    orphans = _orphans(args, board, _compile(args, board), out_dir)
+    compiled = _compiled(args)
+    orphans = pipeline.orphans(compiled)
     for key in orphans.takes:
         print(f"{'would remove' if args.dry_run else 'removing'} takes/{key}.mp4")
     for path in orphans.shot_files:
         print(f"{'would remove' if args.dry_run else 'removing'} shots/{path.name}")
     if not args.dry_run:
-        clean(orphans, out_dir)
+        pipeline.clean(compiled, orphans)
     verb = "would remove" if args.dry_run else "removed"
     print(f"{verb} {len(orphans.takes)} take(s) and {len(orphans.shot_files)} shot file(s), "
           f"{_megabytes(orphans.bytes)}")
     return EXIT_OK
-
-
-def _orphans(args: argparse.Namespace, board, prompts, out_dir: Path):
-    """Takes that neither this run's settings, render, nor any render target refers to."""
-    from storyboard.format.validate import load_storyboard
-    from storyboard.render.clean import find_orphans
-
-    boards = [board]
-    if args.target or args.backend:
-        boards.append(load_storyboard(args.file, allow_outside_paths=args.allow_outside_paths)[0])
-    return find_orphans(boards, prompts, out_dir)
 
 
 def _megabytes(size: int) -> str:
@@ -565,22 +465,12 @@ def _args_clean(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from storyboard.render.estimate import estimate
-    from storyboard.render.stage import default_out_dir
+    from storyboard import pipeline
 
-    board = _load(args)
-    _select_shots(board, args.shot)
-    backend = args.backend or board.render.backend
-    plan = estimate(board, _compile(args, board), backend,
-                    args.out or default_out_dir(board), _jobs(args, backend), args.shot)
-    if args.json:
-        json.dump({"backend": plan.backend, "model": plan.model, "cost": plan.cost,
-                   "wait_seconds": round(plan.wait, 1), "shots": [
-                       {"id": s.shot_id, "seconds": s.seconds,
-                        "render_seconds": s.rendered_seconds, "rendered": s.rendered,
-                        "price_per_second": s.price_per_second, "cost": s.cost}
-                       for s in plan.shots]}, sys.stdout, indent=2)
-        print()
+    compiled = _compiled(args)
+    plan = pipeline.estimate(compiled)
+    if args.format == "json":
+        _write_result(args, jsonout.estimate_body(plan), compiled)
         return EXIT_OK
     width = max([len(s.shot_id) for s in plan.shots] + [4])
     print(f"{'shot':<{width}}  {'seconds':>7}  {'cost':>8}  state")
@@ -620,15 +510,9 @@ def cmd_fake_api(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from storyboard.compile import compile_storyboard
-    from storyboard.render.stage import default_out_dir
-    from storyboard.review.page import write_review
+    from storyboard import pipeline
 
-    board = _load(args)
-    out_dir = args.out or default_out_dir(board)
-    page = write_review(board, compile_storyboard(board, args.templates),
-                        args.backend or board.render.backend, out_dir,
-                        args.dest or out_dir / "review")
+    page = pipeline.review(_compiled(args), args.dest)
     if not args.quiet:
         edit = "the edit and " if page.edit else "no edit (not stitched), "
         print(f"review page: {edit}{page.takes} playable take(s) of {page.shots} shot(s)",
@@ -638,21 +522,12 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_takes(args: argparse.Namespace) -> int:
-    from storyboard.compile import compile_storyboard
-    from storyboard.render.stage import default_out_dir
-    from storyboard.render.takes import shot_takes
+    from storyboard import pipeline
 
-    board = _load(args)
-    chosen = _select_shots(board, args.shot)
-    takes = shot_takes(board, compile_storyboard(board, args.templates),
-                       args.backend or board.render.backend, args.out or default_out_dir(board))
-    rows = [t for s in board.shots if s.id in chosen for t in takes[s.id]]
-    if args.json:
-        json.dump([{"id": t.shot_id, "take": t.number, "state": t.state, "circled": t.circled,
-                    "cost": t.cost, "elapsed": t.elapsed, "render_key": t.render_key,
-                    "path": str(t.path), "error": t.error or None} for t in rows],
-                  sys.stdout, indent=2)
-        print()
+    compiled = _compiled(args)
+    rows = pipeline.takes(compiled)
+    if args.format == "json":
+        _write_result(args, jsonout.takes_body(rows), compiled)
         return EXIT_OK
     width = max([len(t.shot_id) for t in rows] + [4])
     print(f"{'shot':<{width}}  take  {'state':<8}  {'cost':>8}  circled")
@@ -664,15 +539,9 @@ def cmd_takes(args: argparse.Namespace) -> int:
 
 
 def cmd_contact_sheet(args: argparse.Namespace) -> int:
-    from storyboard.compile import compile_storyboard
-    from storyboard.render.stage import default_out_dir
-    from storyboard.review.contact_sheet import write_contact_sheet
+    from storyboard import pipeline
 
-    board = _load(args)
-    out_dir = args.out or default_out_dir(board)
-    dest = args.dest or out_dir / f"{board.stem}-contact.{args.format}"
-    sheet = write_contact_sheet(board, compile_storyboard(board, args.templates),
-                                args.backend or board.render.backend, out_dir, dest, args.format)
+    sheet = pipeline.contact_sheet(_compiled(args), args.format, args.dest)
     if not args.quiet:
         print(f"contact sheet: {sheet.shots} shot(s) on {sheet.pages} page(s)"
               + (f", {len(sheet.missing)} without frames: {', '.join(sheet.missing)}"
@@ -686,7 +555,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     entries = catalogue.catalogue(args.backend)
     if args.format == "json":
-        print(json.dumps(catalogue.as_json(entries), indent=2))
+        _write(jsonout.envelope("models", None, {"models": catalogue.as_json(entries)}))
     else:
         render = catalogue.markdown if args.format == "markdown" else catalogue.table
         sys.stdout.write(render(entries))
@@ -723,81 +592,57 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 # ---- helpers --------------------------------------------------------------------------------
 
-def _validate(path: Path, args: argparse.Namespace):
-    from storyboard.format.targets import TargetNotFound
-    from storyboard.format.validate import validate_file
+def _options(args: argparse.Namespace) -> Options:
+    """The library's options from whatever of them this command takes."""
+    from storyboard.pipeline import Options
 
-    try:
-        return validate_file(path, backend=args.backend, target=args.target,
-                             allow_outside_paths=args.allow_outside_paths)
-    except TargetNotFound as exc:
-        raise UsageError(exc.message) from None
-
-
-def _load(args: argparse.Namespace):
-    """Validate the storyboard; warnings go to stderr, errors raise ValidationFailed."""
-    from storyboard.format.targets import TargetNotFound
-    from storyboard.format.validate import load_storyboard
-
-    _check_backend_name(args.backend)
-    try:
-        board, warnings = load_storyboard(args.file, backend=args.backend, target=args.target,
-                                          allow_outside_paths=args.allow_outside_paths)
-    except TargetNotFound as exc:
-        raise UsageError(exc.message) from None
-    if warnings and not args.quiet:
-        _print_problems(warnings, sys.stderr)
-    return _with_takes(board, getattr(args, "takes", None))
+    given = vars(args)
+    return Options(
+        backend=given.get("backend"), target=given.get("target"),
+        out=given.get("out"), templates=given.get("templates"),
+        shots=tuple(given.get("shot") or ()), takes=given.get("takes"), jobs=given.get("jobs"),
+        force=bool(given.get("force")), budget=given.get("budget"),
+        allow_missing=bool(given.get("allow_missing")),
+        allow_outside_paths=bool(given.get("allow_outside_paths")),
+        base_url=given.get("base_url"),
+        allow_insecure_http=bool(given.get("allow_insecure_http")),
+    )
 
 
-def _with_takes(board, takes: int | None):
-    """The board with ``--takes N`` for every shot; a circled take beyond N is a usage error."""
-    from dataclasses import replace
+def _compiled(args: argparse.Namespace) -> CompiledStoryboard:
+    """The storyboard compiled under this command's options; warnings go to stderr."""
+    from storyboard import pipeline
 
-    if takes is None:
-        return board
-    beyond = [s.id for s in board.shots if s.circle > takes]
-    if beyond:
-        raise UsageError(f"--takes {takes} leaves out the circled take of {', '.join(beyond)}; "
-                         "circle another take or ask for more")
-    return replace(board, shots=tuple(replace(s, takes=takes) for s in board.shots))
+    return pipeline.compile(args.file, _options(args),
+                            on_problem=_warner(getattr(args, "quiet", False)))
 
 
-def _compile(args: argparse.Namespace, board):  # -> list[ShotPrompt]
-    from storyboard.compile import compile_storyboard
+def _warner(quiet: bool) -> Callable[[Problem], None]:
+    def warn(problem: Problem) -> None:
+        if not quiet:
+            _print_problems([problem], sys.stderr)
 
-    return compile_storyboard(board, args.templates, allow_outside_paths=args.allow_outside_paths)
-
-
-def _check_backend_name(name: str | None) -> None:
-    from storyboard.errors import BackendNotFound
-    from storyboard.render.registry import load_backend
-
-    if name is not None:
-        try:
-            load_backend(name)
-        except BackendNotFound as exc:
-            raise UsageError(exc.message) from None
+    return warn
 
 
-def _select_shots(board, wanted: list[str] | None) -> set[str]:
-    from storyboard.format.schema import did_you_mean
-
-    ids = [s.id for s in board.shots]
-    for shot_id in wanted or ():
-        if shot_id not in ids:
-            raise UsageError(f"no shot '{shot_id}' in {board.path}{did_you_mean(shot_id, ids)}")
-    return set(wanted or ids)
+def _write(data: dict[str, Any]) -> None:
+    jsonout.write_json(data, sys.stdout)
 
 
-def _print_problems(problems: Sequence[Problem], stream, github: bool = False) -> None:
+def _write_result(args: argparse.Namespace, body: dict[str, Any],
+                  compiled: CompiledStoryboard) -> None:
+    """The command's JSON: its own keys in the one envelope, with the storyboard's warnings."""
+    _write(jsonout.envelope(args.command, args.file, body, problems=compiled.warnings))
+
+
+def _print_problems(problems: Sequence[Problem], stream: IO[str], github: bool = False) -> None:
     from storyboard.format.report import format_problem
 
     for p in problems:
         print(format_problem(p, github=github), file=stream)
 
 
-def _summary(report) -> str:
+def _summary(report: Report) -> str:
     from storyboard.format.report import clean_text
 
     errors, warnings = len(report.errors), len(report.warnings)
@@ -807,20 +652,9 @@ def _summary(report) -> str:
     return f"{clean_text(str(report.path))}: {errors} error(s), {warnings} warning(s)"
 
 
-def _report_json(report, strict: bool) -> dict:
-    return {
-        "file": str(report.path),
-        "ok": not report.failed(strict),
-        "problems": [
-            {"line": p.location.line, "col": p.location.col, "severity": p.severity,
-             "message": p.message}
-            for p in report.problems
-        ],
-    }
-
-
 class Reporter:
-    """Shows render progress on stderr: live per shot on a terminal, summaries otherwise."""
+    """Shows progress on stderr: a line per finished shot and for the stitch; on a terminal
+    also the shot under way and its percentage."""
 
     def __init__(self, quiet: bool, total: int) -> None:
         self.quiet = quiet
@@ -828,22 +662,26 @@ class Reporter:
         self.total = total
         self.done = 0
 
-    def __call__(self, kind: str, shot_id: str, info: dict) -> None:
-        if kind in ("rendered", "reused", "failed", "skipped"):
+    def __call__(self, event: Event) -> None:
+        kind, shot_id = event.kind, event.shot_id
+        if kind == "begin":
+            self.total = event.count
+        elif kind in ("rendered", "reused", "failed", "skipped"):
             self.done += 1
         if kind in ("failed", "skipped"):
-            self._line(f"{kind:<8} {shot_id}: {info['error']}")
+            self._line(f"{kind:<8} {shot_id}: {event.error}")
         elif kind == "note":
-            self._line(f"note     {shot_id}: {info['message']}")
+            self._line(f"note     {shot_id}: {event.message}")
         elif kind == "warning":
-            self._line(f"warning  {shot_id}: {info['message']}")
+            self._line(f"warning  {shot_id + ': ' if shot_id else ''}{event.message}")
         elif kind in ("submitted", "resumed") and self.live:
-            self._line(f"{kind:<8} {shot_id}: job {info['job']}")
-        elif kind == "rendered" and self.live:
-            self._line(f"rendered {shot_id} in {info['elapsed']:.1f} s "
-                       f"[{self.done}/{self.total}]")
+            self._line(f"{kind:<8} {shot_id}: job {event.job}")
+        elif kind == "rendered":
+            self._line(f"rendered {shot_id} in {event.elapsed:.1f} s [{self.done}/{self.total}]")
+        elif kind == "stitch":
+            self._line(f"stitching {shot_id} ({event.seconds:.2f} s of edit)")
         elif kind == "progress" and self.live:
-            sys.stderr.write(f"\r\x1b[Krendering {shot_id} {info['fraction']:4.0%}")
+            sys.stderr.write(f"\r\x1b[Krendering {shot_id} {event.fraction:4.0%}")
             sys.stderr.flush()
 
     def _line(self, text: str) -> None:
@@ -852,7 +690,7 @@ class Reporter:
         if not self.quiet or text.startswith(("failed", "skipped")):
             print(text, file=sys.stderr)
 
-    def summary(self, results: list) -> None:  # list[ShotResult]
+    def summary(self, results: Sequence[ShotResult]) -> None:
         if self.quiet:
             return
         kinds = ("rendered", "reused", "failed", "skipped")

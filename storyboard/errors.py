@@ -113,10 +113,12 @@ class BackendError(RenderError):
 class JobFailed(RenderError):
     """A render job ended failed, or blocked by a content policy."""
 
-    def __init__(self, message: str, code: str = "", blocked: bool = False) -> None:
+    def __init__(self, message: str, code: str = "", blocked: bool = False,
+                 remote_id: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.blocked = blocked
+        self.remote_id = remote_id  # the job on the server, when there was one
 
 
 class JobTimeout(RenderError):

@@ -65,7 +65,9 @@ class ShotEntry:
     # every finished take of the shot: {take, render_key, output}; the exports offer them
     takes: tuple[dict[str, Any], ...] = ()
     circle: int = 1  # which of them the shot file is
-    legacy: bool = field(default=False, compare=False)  # read from a version-1 manifest
+    # written by 0.1.0: read from a version-1 manifest, or carried over from one by a later
+    # write (a rendered entry that names no take); render/upgrade.py may adopt its file
+    legacy: bool = field(default=False, compare=False)
 
     @property
     def rendered(self) -> bool:
@@ -178,6 +180,8 @@ def parse_entry(data: Any, *, legacy: bool = False) -> ShotEntry:
         raise Damaged(str(exc)) from None
     if entry.media_seconds is None:  # version 1 rendered exactly the shot's seconds
         entry = replace(entry, media_seconds=entry.seconds)
+    if entry.rendered and entry.take is None:  # every render since 0.1.0 is a take
+        entry = replace(entry, legacy=True)
     return entry
 
 

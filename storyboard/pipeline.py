@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storyboard.compile import ShotPrompt, compile_storyboard
 from storyboard.edit.stitch import StitchResult
@@ -31,9 +32,18 @@ from storyboard.render.base import Backend, BackendConfig
 from storyboard.render.estimate import Estimate
 from storyboard.render.stage import ShotResult, ShotState
 
+if TYPE_CHECKING:
+    from storyboard.edit.export import ExportResult
+    from storyboard.edit.plan import Plan
+    from storyboard.render.clean import Orphans
+    from storyboard.render.takes import Take
+    from storyboard.review.contact_sheet import ContactSheet
+    from storyboard.review.page import ReviewPage
+
 __all__ = ["BuildResult", "CompiledShot", "CompiledStoryboard", "Options", "RenderResult",
-           "Settings", "build", "check_budget", "compile", "estimate", "load",
-           "render", "resolve", "status", "stitch", "validate"]
+           "Settings", "build", "check_budget", "clean", "compile", "contact_sheet", "estimate",
+           "export", "load", "orphans", "plan", "resolve", "review", "shotlist", "status",
+           "stitch", "takes", "validate"]
 
 HOSTED_JOBS = 4  # default remote jobs under way at once
 MAX_JOBS_PER_CORE = 4  # --jobs above this many per core is capped (previs renders use a core)
@@ -55,6 +65,7 @@ class Options:
     out: Path | None = None  # replaces renders/<stem>/ beside the storyboard
     templates: Path | None = None  # prompt templates overriding the shipped ones
     shots: tuple[str, ...] = ()  # only these shots (render, estimate, compile); () = all
+    takes: int | None = None  # takes of every shot, overriding takes: in the storyboard
     jobs: int | None = None  # shots at once; default: the cores (local) or 4 (hosted)
     force: bool = False  # render again even when up to date
     budget: float | None = None  # USD; refuse to start when the shots to render cost more
@@ -139,7 +150,7 @@ def build(path: Path | str, options: Options = Options(), *, on_event: OnEvent =
     rendered = render(compiled, on_event=on_event)
     if rendered.failed and not options.allow_missing:
         return BuildResult(compiled, rendered)
-    return BuildResult(compiled, rendered, stitch(compiled, on_event=on_event))
+    return BuildResult(compiled, rendered, _stitch(compiled, on_event))
 
 
 def validate(paths: Sequence[Path], options: Options = Options()) -> list[Report]:
@@ -155,16 +166,18 @@ def load(path: Path | str, options: Options = Options()) -> tuple[Storyboard, li
     if report.storyboard is None:
         raise ValidationFailed(list(report.problems))
     _check_shots(report.storyboard, options.shots)
-    return report.storyboard, report.warnings
+    return _with_takes(report.storyboard, options.takes), report.warnings
 
 
 def _validate(path: Path, options: Options) -> Report:
     from storyboard.format.targets import TargetNotFound
     from storyboard.format.validate import validate_file
+    from storyboard.render.preflight import preflight
 
     try:
         return validate_file(path, backend=options.backend, target=options.target,
-                             allow_outside_paths=options.allow_outside_paths)
+                             allow_outside_paths=options.allow_outside_paths,
+                             preflight=preflight)
     except TargetNotFound as exc:
         raise UsageError(exc.message) from None
 
@@ -202,7 +215,16 @@ def render(compiled: CompiledStoryboard, *, on_event: OnEvent = ignore) -> Rende
 
 
 def stitch(compiled: CompiledStoryboard, *, on_event: OnEvent = ignore) -> StitchResult:
-    """Join the rendered shots into the edit (slates for missing ones with allow_missing)."""
+    """Join the rendered shots into the edit (slates for missing ones with allow_missing);
+    a warning event names renders older than the storyboard (``build`` renders them first)."""
+    stale = [s.shot_id for s in status(compiled) if s.state == "stale"]
+    if stale:
+        on_event(Event("warning", message="stitching renders older than the storyboard: "
+                       f"{', '.join(stale)} (storyboard build renders them again first)"))
+    return _stitch(compiled, on_event)
+
+
+def _stitch(compiled: CompiledStoryboard, on_event: OnEvent) -> StitchResult:
     from storyboard.edit.stitch import stitch as stitch_edit
 
     return stitch_edit(compiled.board, compiled.settings.folder.root,
@@ -224,6 +246,95 @@ def estimate(compiled: CompiledStoryboard) -> Estimate:
     s = compiled.settings
     return estimate_shots(compiled.board, compiled.prompts, s.backend_name, s.folder.root,
                           s.jobs, compiled.options.shots or None)
+
+
+def takes(compiled: CompiledStoryboard) -> list[Take]:
+    """The chosen shots' takes in storyboard and take order (the circled one even beyond
+    ``takes``)."""
+    from storyboard.render.takes import shot_takes
+
+    found = shot_takes(compiled.board, compiled.prompts, compiled.settings.backend_name,
+                       compiled.settings.folder.root)
+    return [t for c in compiled.chosen for t in found[c.shot.id]]
+
+
+def plan(compiled: CompiledStoryboard) -> Plan:
+    """The edit as data: shots in edit order, record and source in/out, transitions, markers."""
+    from storyboard.edit.plan import build_plan
+    from storyboard.manifest import load_manifest
+
+    root = compiled.settings.folder.root
+    return build_plan(compiled.board, load_manifest(root), root)
+
+
+def export(compiled: CompiledStoryboard, fmt: str, dest: Path | None = None) -> ExportResult:
+    """The edit for an editing room; ``dest`` defaults to ``<stem><suffix>`` in the render
+    folder."""
+    from storyboard.edit.export import FORMATS, export_plan
+
+    folder = compiled.settings.folder
+    dest = dest or folder.root / f"{compiled.board.stem}{FORMATS[fmt].suffix}"
+    if dest.is_dir() or dest.resolve() == compiled.board.path.resolve() or \
+            dest.resolve().parent == folder.shots.resolve():
+        raise UsageError(f"--out {dest}: name a new file for the export (not a folder, the "
+                         "storyboard or a render)")
+    return export_plan(plan(compiled), fmt, dest)
+
+
+def shotlist(compiled: CompiledStoryboard, fmt: str = "md") -> str:
+    """The shot list as ``md``, ``csv`` or ``html`` (``shotlist_record`` is its data)."""
+    from storyboard.review.shotlist import render_shotlist
+
+    return render_shotlist(compiled.board, fmt, compiled.settings.folder.root)
+
+
+def shotlist_record(compiled: CompiledStoryboard) -> dict[str, object]:
+    from storyboard.review.shotlist import shotlist_record as record
+
+    return record(compiled.board, compiled.settings.folder.root)
+
+
+def review(compiled: CompiledStoryboard, dest: Path | None = None) -> ReviewPage:
+    """The static review page, written to ``dest`` (default: ``review/`` in the render
+    folder)."""
+    from storyboard.review.page import write_review
+
+    s = compiled.settings
+    return write_review(compiled.board, compiled.prompts, s.backend_name, s.folder.root,
+                        dest or s.folder.root / "review")
+
+
+def contact_sheet(compiled: CompiledStoryboard, fmt: str = "png",
+                  dest: Path | None = None) -> ContactSheet:
+    """Key frames of every shot's circled take in a grid, as ``png`` or ``pdf``."""
+    from storyboard.review.contact_sheet import write_contact_sheet
+
+    s = compiled.settings
+    dest = dest or s.folder.root / f"{compiled.board.stem}-contact.{fmt}"
+    return write_contact_sheet(compiled.board, compiled.prompts, s.backend_name,
+                               s.folder.root, dest, fmt)
+
+
+def orphans(compiled: CompiledStoryboard) -> Orphans:
+    """Takes and shot files that no shot refers to, under the storyboard's own render
+    settings, any of its targets, or this run's ``backend``/``target``."""
+    from storyboard.render.clean import find_orphans
+
+    boards = [compiled.board]
+    options = compiled.options
+    if options.target or options.backend:
+        plain = Options(allow_outside_paths=options.allow_outside_paths, takes=options.takes)
+        boards.append(load(compiled.board.path, plain)[0])
+    return find_orphans(boards, compiled.prompts, compiled.settings.folder.root)
+
+
+def clean(compiled: CompiledStoryboard, found: Orphans | None = None) -> Orphans:
+    """Remove what ``orphans`` finds (or ``found``); returns what was removed."""
+    from storyboard.render.clean import clean as remove
+
+    found = orphans(compiled) if found is None else found
+    remove(found, compiled.settings.folder.root)
+    return found
 
 
 def check_budget(compiled: CompiledStoryboard) -> None:
@@ -293,6 +404,20 @@ def check_backend_name(name: str | None) -> None:
             load_backend(name)
         except BackendNotFound as exc:
             raise UsageError(exc.message) from None
+
+
+def _with_takes(board: Storyboard, count: int | None) -> Storyboard:
+    """The board with ``count`` takes of every shot; a circled take beyond it is a usage
+    error."""
+    from dataclasses import replace
+
+    if count is None:
+        return board
+    beyond = [s.id for s in board.shots if s.circle > count]
+    if beyond:
+        raise UsageError(f"--takes {count} leaves out the circled take of {', '.join(beyond)}; "
+                         "circle another take or ask for more")
+    return replace(board, shots=tuple(replace(s, takes=count) for s in board.shots))
 
 
 def _check_shots(board: Storyboard, wanted: Sequence[str]) -> None:

@@ -86,9 +86,13 @@ def test_json_format() -> None:
     import json
 
     result = run_cli("validate", "--format", "json", "unknown-cast.yaml", cwd=CASES)
-    [report] = json.loads(result.stdout)
-    assert report["ok"] is False
-    assert report["problems"][0]["line"] == 7
+    data = json.loads(result.stdout)
+    assert (data["version"], data["command"], data["ok"]) == (1, "validate", False)
+    [report] = data["files"]
+    assert (report["file"], report["ok"], report["errors"]) == ("unknown-cast.yaml", False, 1)
+    assert data["problems"][0]["line"] == 7
+    assert data["problems"][0]["file"].endswith("unknown-cast.yaml")
+    assert json.loads(run_cli("validate", "--json", "unknown-cast.yaml", cwd=CASES).stdout) == data
 
 
 def test_an_endless_file_is_refused_after_16_mib() -> None:

@@ -44,6 +44,16 @@ def test_a_010_manifest_is_upgraded_when_read() -> None:
     assert "legacy" not in written["shots"]["one"]
 
 
+def test_a_010_entry_stays_legacy_once_a_later_write_carried_it_over() -> None:
+    """A stitch by this version rewrites a 0.1.0 manifest as version 2 before any render: its
+    entries name no take, so the upgrade (render/upgrade.py) still knows them for 0.1.0's."""
+    carried = parse_manifest(parse_manifest({"shots": {"one": V010_ENTRY}}).to_json(["one"]))
+    assert carried.manifest_version == MANIFEST_VERSION and carried.shots["one"].legacy
+    current = {**V010_ENTRY, "take": "takes/k.mp4"}
+    later = parse_manifest({"manifest_version": 2, "shots": {"one": current}})
+    assert not later.shots["one"].legacy
+
+
 def test_results_go_to_the_journal_and_are_folded_in_on_save(tmp_path: Path) -> None:
     folder = RenderDir(tmp_path / "out", "b")
     store = ManifestStore(folder)

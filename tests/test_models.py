@@ -19,11 +19,11 @@ from PIL import Image
 
 from storyboard.compile import ShotPrompt
 from storyboard.format.model import Audio, DialogueLine, Output, Shot
-from storyboard.format.validate import validate_file
 from storyboard.render.base import RenderJob
 from storyboard.render.catalogue import catalogue, markdown
 from storyboard.render.hosted.fal import FalBackend, _presets
 from storyboard.render.hosted.wire import Blob
+from storyboard.render.preflight import preflight
 
 from conftest import ROOT, run_cli
 
@@ -119,10 +119,10 @@ def test_a_5s_and_an_8s_shot_validate_as_the_model_would(tmp_path: Path, model: 
     caps = FalBackend.capabilities(model)
     assert caps.durations is not None
     for seconds, fitted in zip((5, 8), REQUESTS[model][0], strict=True):
-        trim = validate_file(board(tmp_path, model, seconds, "trim"))
+        trim = validate(board(tmp_path, model, seconds, "trim"))
         assert trim.storyboard is not None and not trim.problems, trim.problems
         assert caps.render_seconds(seconds) == fitted
-        exact = validate_file(board(tmp_path, model, seconds, "exact"))
+        exact = validate(board(tmp_path, model, seconds, "exact"))
         messages = [p.message for p in exact.problems]
         if seconds in caps.durations:
             assert not messages
@@ -194,7 +194,7 @@ def test_prices_follow_the_tier_and_the_sound(tmp_path: Path) -> None:
 def test_models_lists_every_preset_and_the_readme_agrees() -> None:
     listed = run_cli("models", "--json")
     assert listed.returncode == 0, listed.stderr
-    entries = json.loads(listed.stdout)
+    entries = json.loads(listed.stdout)["models"]
     assert {e["model"] for e in entries if e["backend"] == "fal"} == set(_presets())
     assert {e["model"] for e in entries if e["backend"] == "runway"} == {
         "gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast"}
@@ -205,3 +205,9 @@ def test_models_lists_every_preset_and_the_readme_agrees() -> None:
     assert found, "README.md lacks the generated models table"
     assert found[1] == markdown(catalogue()), \
         "README's model table is stale: run `storyboard models --format markdown`"
+
+
+def validate(path: Path):  # the format's checks and the backend's, as the pipeline runs them
+    from storyboard.format.validate import validate_file
+
+    return validate_file(path, preflight=preflight)

@@ -105,4 +105,46 @@ def test_a_plugin_backend_missing_part_of_the_contract_is_named(tmp_path: Path) 
     result = run_cli("render", board, "--backend", "halfway",
                      env={"PYTHONPATH": str(tmp_path)})
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "lacks key_material" in result.stderr
+    assert "lacks key_material, price_per_second" in result.stderr
+
+
+def test_the_format_imports_no_backend() -> None:
+    """storyboard.format is the format alone: the backend preflight is the pipeline's."""
+    import ast
+
+    folder = Path(__file__).parent.parent / "storyboard" / "format"
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                assert not name.startswith(("storyboard.render", "storyboard.edit",
+                                            "storyboard.review", "storyboard.pipeline")), \
+                    f"{path.name} imports {name}"
+
+
+def test_backend_preflight_problems_point_at_the_file(tmp_path: Path) -> None:
+    board = tmp_path / "b.yaml"
+    board.write_text("version: 1\ntitle: T\noutput: {size: 160x90}\n"
+                     "shots:\n  - {id: one, seconds: 4, action: a gull lands}\n")
+    [ok] = pipeline.validate([board])
+    assert not ok.problems
+    [report] = pipeline.validate([board], pipeline.Options(backend="openai"))
+    (problem,) = report.errors
+    assert "backend 'openai'" in problem.message and "160x90" in problem.message
+    assert (problem.location.file, problem.location.line) == (str(board), 3)
+
+
+@pytest.mark.parametrize("name", available())
+def test_prices_come_from_the_backend_declared_method(name: str) -> None:
+    backend = load_backend(name)
+    for size in ("1280x720", "1920x1080"):
+        for audio in (False, True):
+            price = backend.price_per_second(None, size, audio=audio)
+            assert price is None or price >= 0
+    if name == "previs":
+        assert backend.price_per_second(None, "1280x720") == 0.0

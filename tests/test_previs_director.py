@@ -14,6 +14,7 @@ from storyboard.format.validate import load_storyboard, validate_file
 from storyboard.media import AUDIO_RATE, audio_channels, read_audio
 from storyboard.render.base import RenderJob
 from storyboard.render.identity import shot_cast
+from storyboard.render.preflight import preflight
 from storyboard.render.previs.frames import frame_at, frame_count, prepare_scene
 from storyboard.render.previs.sound import shot_audio
 from storyboard.render.previs.speech import speech_status, voice_for
@@ -101,7 +102,7 @@ def test_end_frame_is_checked_against_the_model(tmp_path: Path) -> None:
     picture(tmp_path / "ref.png")
     path = board_file(tmp_path, "  - {id: a, action: x, end_frame: ref.png}\n")
     assert not validate_file(path).errors
-    report = validate_file(path, backend="openai")
+    report = validate_file(path, backend="openai", preflight=preflight)
     assert any("cannot take a last frame" in p.message and p.location.line == 6
                for p in report.errors)
     missing = board_file(tmp_path, "  - {id: a, action: x, end_frame: nope.png}\n")
@@ -124,7 +125,7 @@ def test_spoken_length_warning_points_at_the_line(tmp_path: Path) -> None:
         - {at: 0.2, who: mara, line: "Hello there."}
         - {at: 3.5, who: mara, line: "We're late, the ferry left without us, again."}
 """)
-    report = validate_file(path)
+    report = validate_file(path, preflight=preflight)
     (problem,) = [p for p in report.warnings if "to say" in p.message]
     assert (problem.location.line, problem.location.col) == (12, 38)
     assert "the shot ends at 4 s" in problem.message

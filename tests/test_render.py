@@ -122,7 +122,8 @@ def test_status_and_manifest(tmp_path: Path) -> None:
     assert missing.returncode == 3 and "missing" in missing.stdout
     run_cli("render", board, "--shot", "one")
     make_board(tmp_path, light_one="neon")
-    states = {s["id"]: s["state"] for s in json.loads(run_cli("status", board, "--json").stdout)}
+    listed = json.loads(run_cli("status", board, "--json").stdout)["shots"]
+    states = {s["id"]: s["state"] for s in listed}
     assert states == {"one": "stale", "two": "missing"}
     run_cli("render", board)
     assert run_cli("status", board, "--check").returncode == 0

@@ -63,7 +63,7 @@ def creates(api: FakeVideoAPI) -> dict[str, int]:
 def takes(board: Path) -> list[dict]:
     result = run_cli("takes", board, "--json")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(result.stdout)["takes"]
 
 
 def mean_rgb(path: Path, t: float) -> np.ndarray:

@@ -38,6 +38,7 @@ from storyboard.media import (
     untagged_colour,
     video_args,
 )
+from storyboard.scratch import remove_dead_scratch, scratch_dir
 
 __all__ = ["StitchResult", "stitch", "edit_path"]
 
@@ -77,7 +78,8 @@ def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
             recorded.get("output_sha256") == file_sha256(dest):
         return StitchResult(dest, "up-to-date", plan.seconds, tuple(slates))
     emit("stitch", dest.name, {"seconds": plan.seconds})
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".stitch-") as tmp:
+    remove_dead_scratch(out_dir, "stitch")
+    with scratch_dir(out_dir, "stitch") as tmp:
         partial = Path(tmp) / dest.name
         _assemble(board, plan, files, Path(tmp), partial)
         if burn:  # the edit's timecode: it depends on the shot's place, so not in its render

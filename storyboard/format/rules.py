@@ -14,7 +14,6 @@ from pathlib import Path
 from storyboard.format.model import Problem, Shot, Storyboard
 from storyboard.format.schema import did_you_mean
 from storyboard.media import audio_problem, image_problem
-from storyboard.render.capabilities import Capabilities
 
 __all__ = ["RULES", "RuleContext", "check_rules"]
 
@@ -27,8 +26,6 @@ MAX_FRAME_SIDE = 8192
 @dataclass
 class RuleContext:
     allow_outside_paths: bool = False
-    capabilities: Capabilities | None = None
-    backend: str = "previs"
     _file_checks: dict[tuple[Path, str], str | None] = field(default_factory=dict)
 
     def file_problem(self, path: Path, kind: str, folder: Path) -> str | None:
@@ -198,74 +195,9 @@ def frame_size_sane(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
                       f"most {MAX_FRAME_SIDE} pixels on each side")
 
 
-def backend_can_render(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
-    caps = ctx.capabilities
-    if caps is None:
-        return
-    size = caps.size_problem(board.output.width, board.output.height)
-    if size:
-        yield Problem(("output", "size"), f"backend '{ctx.backend}': {size}")
-    for shot in board.shots:
-        seconds = caps.duration_problem(shot.seconds, board.render.duration)
-        if seconds:
-            yield Problem(shot.where("seconds"), f"shot '{shot.id}': backend '{ctx.backend}': "
-                          f"{seconds}")
-        if shot.remix_of and not caps.remix:
-            yield Problem(shot.where("remix_of"), f"shot '{shot.id}': backend '{ctx.backend}' "
-                          "cannot remix a shot")
-        if shot.extend_of and not caps.extend:
-            yield Problem(shot.where("extend_of"), f"shot '{shot.id}': backend '{ctx.backend}' "
-                          "cannot extend a shot")
-        if shot.reference and not caps.first_frame:
-            yield Problem(shot.where("reference"), f"shot '{shot.id}': backend '{ctx.backend}' "
-                          "takes no reference image", "warning")
-        if shot.end_frame and not caps.last_frame:
-            yield Problem(shot.where("end_frame"), f"shot '{shot.id}': the chosen model cannot "
-                          f"take a last frame (backend '{ctx.backend}'); remove end_frame or "
-                          "pick a model that takes one (storyboard models)")
-
-
-def dialogue_fits(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
-    """Each line, as long as previs takes to say it, ends inside its shot and before the next
-    line of the same shot starts."""
-    if not any(shot.audio.dialogue for shot in board.shots):
-        return
-    from storyboard.media import AUDIO_RATE
-    from storyboard.render.previs.dialogue import spoken_lines
-    from storyboard.render.previs.speech import speech_status
-
-    status = speech_status()
-    for shot in board.shots:
-        spoken = spoken_lines(shot, board.cast.values(), AUDIO_RATE)
-        starts = sorted(s.line.at for s in spoken)
-        for i, s in enumerate(spoken):
-            where = shot.where("audio", "dialogue", i, "line")
-            if s.line.at >= shot.seconds - _EPS:
-                continue  # outside the shot: cue_times says so
-            following = [a for a in starts if a > s.line.at + _EPS]
-            said = f"{_quoted(s.line.line)} takes {s.seconds:.1f} s to say at {s.line.at:g} s"
-            if s.end > shot.seconds + _EPS:
-                yield Problem(where, f"shot '{shot.id}': {said}; the shot ends at "
-                              f"{shot.seconds:g} s", "warning")
-            elif following and s.end > following[0] + _EPS:
-                yield Problem(where, f"shot '{shot.id}': {said}; the next line starts at "
-                              f"{following[0]:g} s", "warning")
-            if status:
-                yield Problem(where, status + " (install espeakng-loader)", "warning")
-                status = None  # said once
-
-
-def _quoted(line: str, limit: int = 26) -> str:
-    if len(line) <= limit:
-        return f"'{line}'"
-    cut = line[:limit].rsplit(" ", 1)[0] or line[:limit]
-    return f"'{cut}…'"
-
-
 RULES: tuple[Rule, ...] = (
     unique_ids, unique_numbers, action_present, beats_fit, cue_times, cast_known, derived_sources,
-    transitions_fit, circle_taken, files_usable, frame_size_sane, backend_can_render,
-    dialogue_fits,
+    transitions_fit, circle_taken, files_usable, frame_size_sane,
 )  # fmt: skip
 
 

@@ -1,23 +1,27 @@
 """Document → Storyboard + every Problem: the schema first, then the semantic rules.
 
 Never raises on bad input: a file that cannot even be loaded is one Problem in the Report.
+The format knows no backend: what the backend makes of a valid storyboard is ``preflight``'s,
+which the caller passes in (the pipeline passes ``storyboard.render.preflight.preflight``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from storyboard.errors import BackendNotFound, LoadError, ValidationFailed
+from storyboard.errors import LoadError, ValidationFailed
 from storyboard.format.load import Document, load
 from storyboard.format.model import Problem, Storyboard
 from storyboard.format.resolve import resolve
 from storyboard.format.rules import RuleContext, check_rules
 from storyboard.format.schema import schema_problems
 from storyboard.format.targets import select_render
-from storyboard.render.registry import load_backend
 
-__all__ = ["Report", "validate_file", "validate_document", "load_storyboard"]
+__all__ = ["Preflight", "Report", "validate_file", "validate_document", "load_storyboard"]
+
+Preflight = Callable[[Storyboard], list[Problem]]  # a valid storyboard's problems elsewhere
 
 
 @dataclass(frozen=True)
@@ -42,16 +46,17 @@ class Report:
 
 def validate_file(
     path: Path, *, backend: str | None = None, allow_outside_paths: bool = False,
-    target: str | None = None,
+    target: str | None = None, preflight: Preflight | None = None,
 ) -> Report:
     """Load and check one storyboard file; ``target`` picks one of render.targets and
-    ``backend`` overrides the backend (see format/targets.py)."""
+    ``backend`` overrides the backend (see format/targets.py); ``preflight`` runs on a board
+    that passed the schema."""
     try:
         doc = load(path)
     except LoadError as exc:
         return Report(path, (Problem((), exc.message, location=exc.location),), None)
     return validate_document(doc, backend=backend, allow_outside_paths=allow_outside_paths,
-                             target=target)
+                             target=target, preflight=preflight)
 
 
 def is_storyboard(path: Path) -> bool:
@@ -66,15 +71,15 @@ def is_storyboard(path: Path) -> bool:
 
 def validate_document(
     doc: Document, *, backend: str | None = None, allow_outside_paths: bool = False,
-    target: str | None = None,
+    target: str | None = None, preflight: Preflight | None = None,
 ) -> Report:
     problems = schema_problems(doc.data)
     board = None
     if not problems:
         board = select_render(resolve(doc), target, backend)  # TargetNotFound: a usage error
-        ctx = RuleContext(allow_outside_paths=allow_outside_paths)
-        problems += _attach_backend(board, backend, ctx)
-        problems += check_rules(board, ctx)
+        problems += check_rules(board, RuleContext(allow_outside_paths=allow_outside_paths))
+        if preflight is not None:
+            problems += preflight(board)
     located = [_locate(doc, p) for p in problems]
     located.sort(key=lambda p: (p.location, p.severity != "error", p.message))
     return Report(doc.path, tuple(located), board if not any(
@@ -83,25 +88,14 @@ def validate_document(
 
 def load_storyboard(
     path: Path, *, backend: str | None = None, allow_outside_paths: bool = False,
-    target: str | None = None,
+    target: str | None = None, preflight: Preflight | None = None,
 ) -> tuple[Storyboard, list[Problem]]:
     """The valid Storyboard and its warnings, or ValidationFailed carrying every problem."""
     report = validate_file(path, backend=backend, allow_outside_paths=allow_outside_paths,
-                           target=target)
+                           target=target, preflight=preflight)
     if report.storyboard is None:
         raise ValidationFailed(list(report.problems))
     return report.storyboard, report.warnings
-
-
-def _attach_backend(board: Storyboard, override: str | None, ctx: RuleContext) -> list[Problem]:
-    name = override or board.render.backend
-    ctx.backend = name
-    try:
-        factory = load_backend(name)
-    except BackendNotFound as exc:
-        return [Problem(("render", "backend"), exc.message)]
-    ctx.capabilities = factory.capabilities(board.render.model).overridden(board.render)
-    return []
 
 
 def _locate(doc: Document, problem: Problem) -> Problem:

@@ -112,6 +112,13 @@ class Backend(Protocol):
     @classmethod
     def key_material(cls, job: RenderJob) -> dict[str, Any]: ...
 
+    @classmethod
+    def price_per_second(cls, model: str | None, size: str,
+                         audio: bool = False) -> float | None:
+        """USD per rendered second at ``size`` (``WxH``), with sound when ``audio``; None
+        when unknown."""
+        ...
+
     def close(self) -> None: ...
 
 

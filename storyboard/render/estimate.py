@@ -6,13 +6,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from storyboard.compile import ShotPrompt
 from storyboard.format.model import Shot, Storyboard
+from storyboard.render.base import Backend
 from storyboard.render.capabilities import Capabilities
 from storyboard.render.registry import load_backend
 from storyboard.render.stage import identities
+from storyboard.render.upgrade import legacy_renders
 from storyboard.render.wants import wants_audio
 
 __all__ = ["Estimate", "ShotEstimate", "estimate"]
@@ -70,8 +71,11 @@ def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str
     stated = board.render.price_per_second is not None or (
         board.render.preset or {}).get("price_per_second") is not None
     ids = identities(board, prompts, backend_name, out_dir)
-    # a shot whose request has a take in the store costs nothing: it is picked, not rendered
-    todo = {s.id: sum(not ids.store.has(j.render_key) for j in ids.takes(s))
+    # a shot whose request has a take in the store costs nothing: it is picked, not rendered;
+    # so does one whose 0.1.0 render the next run takes over (render/upgrade.py)
+    adopted = legacy_renders(board, ids, out_dir).keys()
+    todo = {s.id: sum(not ids.store.has(j.render_key) and j.render_key not in adopted
+                      for j in ids.takes(s))
             for s in board.shots}
     mode = board.render.duration
     shots = tuple(ShotEstimate(s.id, s.seconds, _price(backend, board, caps, s, stated),
@@ -88,7 +92,7 @@ def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str
     return Estimate(backend_name, board.render.model, shots, wait)
 
 
-def _price(backend: Any, board: Storyboard, caps: Capabilities, shot: Shot,
+def _price(backend: type[Backend], board: Storyboard, caps: Capabilities, shot: Shot,
            stated: bool) -> float | None:
     """The storyboard's own figure wins, then the model's table; a shot that asks for sound
     pays the model's price with sound (see render/wants.py)."""
@@ -96,8 +100,4 @@ def _price(backend: Any, board: Storyboard, caps: Capabilities, shot: Shot,
     if stated:  # with sound too, unless the storyboard gives that figure as well
         own = (board.render.preset or {}).get("audio_price_per_second")
         return float(own) if audio and own is not None else caps.price_per_second
-    if not hasattr(backend, "price_per_second"):
-        return caps.audio_price_per_second if audio else caps.price_per_second
-    if audio:
-        return backend.price_per_second(board.render.model, board.output.size, audio=True)
-    return backend.price_per_second(board.render.model, board.output.size)
+    return backend.price_per_second(board.render.model, board.output.size, audio=audio)

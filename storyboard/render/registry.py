@@ -43,7 +43,8 @@ def load_backend(name: str) -> type[Backend]:
 
 
 # what the render stage calls on every backend class before it makes one
-_REQUIRED = ("name", "version", "from_config", "capabilities", "key_material")
+_REQUIRED = ("name", "version", "kind", "from_config", "capabilities", "key_material",
+             "price_per_second")
 
 
 def _find(name: str) -> object:

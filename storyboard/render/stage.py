@@ -33,6 +33,8 @@ from storyboard.render.lifetime import die_with_parent
 from storyboard.render.output import partial_path, verify_render
 from storyboard.render.registry import load_backend
 from storyboard.render.store import TakeStore
+from storyboard.render.upgrade import Found, adopt, legacy_renders
+from storyboard.scratch import alive, remove_dead_scratch
 
 __all__ = ["Event", "ShotResult", "ShotState", "default_out_dir", "render_storyboard",
            "shot_keys", "shot_states", "take_keys"]
@@ -88,13 +90,17 @@ def take_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: typ
 
 def shot_states(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str,
                 out_dir: Path) -> list[ShotState]:
-    keys = identities(board, prompts, backend_name, out_dir).keys()
+    ids = identities(board, prompts, backend_name, out_dir)
+    keys = ids.keys()
+    adoptable = legacy_renders(board, ids, out_dir).adoptable  # the next render takes them over
     entries = load_manifest(out_dir)["shots"]
     states = []
     for shot in board.shots:
         path = _shot_path(out_dir, shot.id)
         entry = entries.get(shot.id, {})
-        if entry.get("status") == "failed" and entry.get("render_key") == keys[shot.id]:
+        if shot.id in adoptable and shot.circle == 1:
+            state = "rendered"
+        elif entry.get("status") == "failed" and entry.get("render_key") == keys[shot.id]:
             state = "failed"
         elif _intact(entry, path):
             state = "rendered" if entry.get("render_key") == keys[shot.id] else "stale"
@@ -130,6 +136,7 @@ def render_storyboard(
                     title=board.title, backend=backend_name)
     ids = Identities(board, prompts, backend_cls, TakeStore(out_dir))
     run = _Run(ids, backend_name, backend, out_dir, manifest, emit)
+    run.take_over(legacy_renders(board, ids, out_dir))  # every shot's, before anything is sent
     try:
         results = run.all(_chosen(board, only, ids, emit), jobs, force)
     finally:
@@ -283,8 +290,26 @@ class _Run:
             self.emit("take", job.shot.id, {"take": job.take, "elapsed": elapsed})
         save_manifest(self.out_dir, self.manifest)
 
+    def take_over(self, found: Found) -> None:
+        """Adopt the 0.1.0 renders the current jobs would send again; say why not the others."""
+        for shot_id, why in found.refused.items():
+            self.emit("note", shot_id, {"message": f"its 0.1.0 render is not reused: {why}"})
+        for shot_id, old in found.adoptable.items():
+            if not adopt(self.store, old):
+                continue
+            if old.job.take == old.job.shot.circle:
+                self._picked(old.job)
+            self.emit("note", shot_id, {"message": "the 0.1.0 render (remote video "
+                                                   f"{old.entry.remote_video_id}) is reused"})
+
     def _pick(self, job: RenderJob, status: str, elapsed: float = 0.0) -> None:
         """Make the take of the job's key the shot's file and record it."""
+        path = self._picked(job)
+        self.results[job.shot.id] = ShotResult(job.shot.id, status, path, elapsed)
+        self.emit(status, job.shot.id, {"elapsed": elapsed})
+
+    def _picked(self, job: RenderJob) -> Path:
+        """The shot's file made the take of the job's key, and the manifest says so."""
         path = _shot_path(self.out_dir, job.shot.id)
         self.store.pick(job.render_key, path)
         info = self.store.info(job.render_key) or {}
@@ -295,8 +320,7 @@ class _Run:
             "output_sha256": info.get("output_sha256"), "circle": job.take,
             "takes": self._takes_on_disk(job.shot)}
         save_manifest(self.out_dir, self.manifest)
-        self.results[job.shot.id] = ShotResult(job.shot.id, status, path, elapsed)
-        self.emit(status, job.shot.id, {"elapsed": elapsed})
+        return path
 
     def _takes_on_disk(self, shot: Shot) -> list[dict[str, Any]]:
         """The shot's finished takes (the exports offer them beside the circled one)."""
@@ -366,7 +390,7 @@ def _outcome(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         raise  # the key, not the shot: nothing recorded, the run stops
     except JobFailed as exc:
         return {"error": str(exc), "error_code": exc.code, "blocked": exc.blocked,
-                "remote_video_id": getattr(exc, "remote_video_id", None)}
+                "remote_video_id": exc.remote_id}
     except StoryboardError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # a backend bug must not sink the other shots
@@ -414,19 +438,11 @@ def _shot_path(out_dir: Path, shot_id: str) -> Path:
 
 
 def _remove_abandoned_partials(folder: Path) -> None:
-    """Partial files of runs that died (killed, crashed) are never taken for renders."""
+    """Partial files and scratch folders of runs that died (killed, crashed) are never taken
+    for renders."""
     for leftover in [*folder.glob(".*.mp4"), *folder.glob(".*.json.tmp")]:
         parts = leftover.name.split(".")
         pid = parts[-3]  # .<name>.<pid>.<kind>.mp4 and .<key>.<pid>.json.tmp
-        if not pid.isdigit() or not _alive(int(pid)):
+        if not pid.isdigit() or not alive(int(pid)):
             leftover.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    remove_dead_scratch(folder, "audio")

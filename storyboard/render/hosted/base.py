@@ -29,6 +29,7 @@ from storyboard.errors import BackendError, ConfigError, JobFailed, KeyRefused, 
 from storyboard.format.model import RenderSettings
 from storyboard.media import fit_image, load_image
 from storyboard.render.base import BackendConfig, Handle, JobState, RenderJob
+from storyboard.render.capabilities import Capabilities
 from storyboard.render.hosted.http import Caller, Limits, Pace, redact, retry_delay, time_left
 from storyboard.render.hosted.wire import Blob, Call, material
 
@@ -160,6 +161,15 @@ class RemoteBackend:
         self._own = own
 
     @classmethod
+    def price_per_second(cls, model: str | None, size: str,
+                         audio: bool = False) -> float | None:
+        """The capabilities' figure; a backend whose price depends on the size overrides it."""
+        caps = cls.capabilities(model)
+        if audio and caps.audio_price_per_second is not None:
+            return float(caps.audio_price_per_second)
+        return None if caps.price_per_second is None else float(caps.price_per_second)
+
+    @classmethod
     def from_config(cls, config: BackendConfig) -> RemoteBackend:
         env_name = config.render.api_key_env or cls.key_env
         key = config.env.get(env_name, "")
@@ -177,6 +187,11 @@ class RemoteBackend:
         """Refuse render settings this backend cannot send (ConfigError); none by default."""
 
     # ---- what a subclass writes ---------------------------------------------------------
+
+    @classmethod
+    def capabilities(cls, model: str | None = None) -> Capabilities:
+        """What the model can do and what it costs (each backend knows its models)."""
+        raise NotImplementedError
 
     @classmethod
     def request(cls, job: RenderJob) -> Call:

@@ -64,7 +64,8 @@ class GeminiBackend(RemoteBackend):
                             wait=120.0)
 
     @classmethod
-    def price_per_second(cls, model: str | None, size: str) -> float | None:
+    def price_per_second(cls, model: str | None, size: str,
+                         audio: bool = False) -> float | None:  # sound costs nothing more
         return PRICE_PER_SECOND
 
     @classmethod

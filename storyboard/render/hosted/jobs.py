@@ -53,10 +53,8 @@ def render_hosted(backend: Any, job: RenderJob, path: Path, out_dir: Path,
     with slots:
         handle, state = _run_job(backend, job, out_dir, emit, clock, sleep)
     if state.status != "succeeded":
-        failure = JobFailed(_failure_text(state, handle), state.error_code or state.status,
-                            blocked=state.status == "blocked")
-        failure.remote_video_id = handle.job_id  # type: ignore[attr-defined]
-        raise failure
+        raise JobFailed(_failure_text(state, handle), state.error_code or state.status,
+                        blocked=state.status == "blocked", remote_id=handle.job_id)
     _fetch(backend, handle, job, path)
     _drop_handle(out_dir / "jobs", _handle_name(job))
     return {"remote_video_id": handle.job_id}

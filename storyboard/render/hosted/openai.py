@@ -63,7 +63,8 @@ class OpenAIBackend(RemoteBackend):
         return tuple(_models())
 
     @classmethod
-    def price_per_second(cls, model: str | None, size: str) -> float | None:
+    def price_per_second(cls, model: str | None, size: str,
+                         audio: bool = False) -> float | None:  # sound costs nothing more
         info = _models().get(model or DEFAULT_MODEL)
         if info is None:
             return None

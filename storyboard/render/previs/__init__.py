@@ -6,7 +6,6 @@ looked up, so ``storyboard validate`` stays instant.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,6 +13,7 @@ from typing import Any, ClassVar
 from storyboard.manifest import known_file_sha256
 from storyboard.render.base import BackendConfig, BackendKind, Progress, RenderJob
 from storyboard.render.capabilities import Capabilities
+from storyboard.scratch import scratch_dir
 
 __all__ = ["PrevisBackend"]
 
@@ -54,6 +54,11 @@ class PrevisBackend:
                 # the overlays sit out a dissolve into the next shot
                 "dissolve": shot.transition.seconds if shot.transition.type == "dissolve" else 0.0}
 
+    @classmethod
+    def price_per_second(cls, model: str | None, size: str,
+                         audio: bool = False) -> float | None:
+        return 0.0  # offline
+
     def close(self) -> None:
         pass
 
@@ -71,7 +76,7 @@ class PrevisBackend:
         scene = prepare_scene(job)
         fps = job.output.fps
         frames = frame_count(job.shot.seconds, fps)
-        with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".audio-") as tmp:
+        with scratch_dir(dest.parent, "audio") as tmp:
             wav = Path(tmp) / "audio.wav"
             write_shot_audio(job.shot, frames / fps, wav, job.cast, job.seed or 0)
             meta = {"title": f"{job.title} — {job.shot.id}".strip(" —"), "comment": job.render_key}

@@ -1,0 +1,103 @@
+"""What the commands print: one JSON envelope for every --format json, progress lines on
+stderr that a CI log can read, nothing but results with --quiet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+CASES = Path(__file__).parent / "cases"
+JSON_COMMANDS = ("validate", "compile", "plan", "status", "estimate", "shotlist", "takes")
+
+
+def tiny_board(tmp_path: Path) -> Path:
+    board = tmp_path / "tiny.yaml"
+    board.write_text("version: 1\ntitle: Tiny\noutput: {size: 160x90, fps: 24}\nshots:\n"
+                     "  - {id: one, seconds: 1, action: a gull lands,"
+                     " transition: {type: dissolve, seconds: 0.5}}\n"
+                     "  - {id: two, seconds: 1, action: the gull leaves}\n")
+    return board
+
+
+@pytest.mark.parametrize("command", JSON_COMMANDS)
+def test_every_json_output_is_one_versioned_envelope(command: str, tmp_path: Path) -> None:
+    board = tiny_board(tmp_path)
+    for flags in (["--format", "json"], ["--json"]):
+        result = run_cli(command, board, *flags)
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert (data["version"], data["command"], data["ok"]) == (1, command, True)
+        assert data["storyboard"] == str(board) and data["problems"] == []
+
+
+@pytest.mark.parametrize("command", JSON_COMMANDS)
+def test_every_json_failure_is_an_object_with_the_problems(command: str) -> None:
+    result = run_cli(command, CASES / "unknown-cast.yaml", "--json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    data = json.loads(result.stdout)
+    assert (data["version"], data["command"], data["ok"]) == (1, command, False)
+    assert [(p["line"], p["severity"]) for p in data["problems"]] == [(7, "error")]
+
+
+def test_a_usage_error_in_json_is_an_object_too(tmp_path: Path) -> None:
+    result = run_cli("takes", tiny_board(tmp_path), "--shot", "onee", "--json")
+    assert result.returncode == 2
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and "did you mean 'one'" in data["error"]
+
+
+def test_build_logs_a_line_per_shot_and_for_the_stitch(tmp_path: Path) -> None:
+    board = tiny_board(tmp_path)
+    result = run_cli("build", board, "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    rendered = [line for line in lines if line.startswith("rendered ")]
+    assert [line.split()[1] for line in rendered] == ["one", "two"]
+    assert rendered[0].endswith("[1/2]") and rendered[1].endswith("[2/2]")
+    assert any(line.startswith("stitching tiny.mp4 (1.50 s of edit)") for line in lines)
+    assert result.stdout.strip().endswith("tiny.mp4")
+    again = run_cli("build", board)
+    assert "rendered " not in again.stderr and "stitching" not in again.stderr
+    assert "0 rendered, 2 reused" in again.stderr
+
+
+def test_quiet_prints_only_the_result(tmp_path: Path) -> None:
+    result = run_cli("build", tiny_board(tmp_path), "-q")
+    assert result.returncode == 0 and result.stderr == ""
+    assert Path(result.stdout.strip()).is_file()
+
+
+def test_stitch_warns_about_renders_older_than_the_storyboard(tmp_path: Path) -> None:
+    board = tiny_board(tmp_path)
+    assert run_cli("build", board, "-q").returncode == 0
+    board.write_text(board.read_text().replace("a gull lands", "a gull lands twice"))
+    result = run_cli("stitch", board)
+    assert result.returncode == 0
+    assert "warning  stitching renders older than the storyboard: one" in result.stderr
+
+
+def test_scratch_folders_of_killed_runs_are_removed(tmp_path: Path) -> None:
+    """A stitch or previs render killed mid-way leaves its scratch folder; the next run removes
+    it, and only when its process is gone."""
+    import os
+
+    board = tiny_board(tmp_path)
+    assert run_cli("build", board, "-q").returncode == 0
+    folder = tmp_path / "renders" / "tiny"
+    dead, living = 4_194_999, os.getpid()  # above Linux's largest pid: no such process
+    leftovers = {
+        "dead stitch": folder / f".stitch-{dead}-abc",
+        "live stitch": folder / f".stitch-{living}-abc",
+        "dead audio": folder / "takes" / f".audio-{dead}-abc",
+    }
+    for path in leftovers.values():
+        path.mkdir()
+        (path / "half.mp4").write_bytes(b"\0" * 1000)
+    board.write_text(board.read_text().replace("a gull lands", "a gull lands twice"))
+    assert run_cli("build", board, "-q").returncode == 0
+    assert not leftovers["dead stitch"].exists() and not leftovers["dead audio"].exists()
+    assert leftovers["live stitch"].is_dir()
