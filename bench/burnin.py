@@ -28,14 +28,17 @@ title: Burn-in bench
 output: {{size: 1280x720, fps: 24}}
 render: {{overlays: false}}
 shots:
-""" + "".join(f"""\
+""" + "".join(
+    f"""\
   - id: s{n}
     seconds: {{each}}
     reference: ref.jpg
     action: shot {n}
     beats: [{{{{camera: dolly-in, seconds: {{each}}}}}}]
     transition: {{{{type: dissolve, seconds: 0.5}}}}
-""" for n in range(4))
+"""
+    for n in range(4)
+)
 
 
 def main() -> None:
@@ -50,8 +53,11 @@ def main() -> None:
         (folder / "b.yaml").write_text(BOARD.format(each=seconds / 4))
         board, _ = load_storyboard(folder / "b.yaml")
         out = folder / "renders" / "b"
-        subprocess.run([sys.executable, "-m", "storyboard", "render", "--quiet",
-                        str(folder / "b.yaml")], check=True, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "storyboard", "render", "--quiet", str(folder / "b.yaml")],
+            check=True,
+            cwd=ROOT,
+        )
         start = time.perf_counter()
         result = stitch(board, out)
         stitched = time.perf_counter() - start
@@ -61,8 +67,10 @@ def main() -> None:
         burned = time.perf_counter() - start
     print(f"edit: {result.seconds:.1f} s, {frames} frames at 1280x720")
     print(f"stitch (copy + gaps):   {stitched:6.2f} s")
-    print(f"timecode burn-in pass:  {burned:6.2f} s  ({frames / burned:.0f} fps, "
-          f"{result.seconds / burned:.1f}x real time)")
+    print(
+        f"timecode burn-in pass:  {burned:6.2f} s  ({frames / burned:.0f} fps, "
+        f"{result.seconds / burned:.1f}x real time)"
+    )
     print(f"ratio burn-in / stitch: {burned / stitched:.2f}")
 
 

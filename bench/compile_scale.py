@@ -1,6 +1,6 @@
 """Validate and compile a generated 1,000-shot storyboard; print the times (target: validate < 1 s).
 
-    python bench/compile_scale.py [SHOTS]
+python bench/compile_scale.py [SHOTS]
 """
 
 from __future__ import annotations
@@ -17,8 +17,16 @@ MOVES = ["static", "pan-left", "dolly-in", "tilt-up", "truck-right", "zoom-out",
 
 
 def make_board(shots: int) -> str:
-    lines = ["version: 1", "title: Scale test", "defaults:", "  seconds: 4",
-             "  style: 35mm film", "cast:", "  mara: a woman in a yellow raincoat", "shots:"]
+    lines = [
+        "version: 1",
+        "title: Scale test",
+        "defaults:",
+        "  seconds: 4",
+        "  style: 35mm film",
+        "cast:",
+        "  mara: a woman in a yellow raincoat",
+        "shots:",
+    ]
     for i in range(shots):
         lines += [
             f"  - id: shot-{i:04d}",
@@ -59,8 +67,10 @@ def main() -> None:
         compile_ = min(timed([*cli, "compile", str(board)]) for _ in range(3))
         startup = min(timed([*cli, "--version"]) for _ in range(3))
     print(f"shots: {shots}")
-    print(f"validate (whole process, best of 3): {validate:.3f} s  (target < 1 s: "
-          f"{'met' if validate < 1 else 'NOT met'})")
+    print(
+        f"validate (whole process, best of 3): {validate:.3f} s  (target < 1 s: "
+        f"{'met' if validate < 1 else 'NOT met'})"
+    )
     print(f"compile  (whole process, best of 3): {compile_:.3f} s")
     print(f"interpreter + CLI start-up:          {startup:.3f} s")
 

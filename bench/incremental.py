@@ -30,16 +30,19 @@ def board_text(ids: list[str], size: str, seconds: float) -> str:
     lines = ["version: 1", "title: Incremental", f"output: {{size: {size}, fps: 24}}", "shots:"]
     for shot_id in ids:
         move = MOVES[sum(map(ord, shot_id)) % len(MOVES)]  # by id: a shot is the same anywhere
-        lines.append(f"  - {{id: {shot_id}, seconds: {seconds:g}, action: shot {shot_id}, "
-                     f"beats: [{{camera: {move}, seconds: {seconds:g}}}]}}")
+        lines.append(
+            f"  - {{id: {shot_id}, seconds: {seconds:g}, action: shot {shot_id}, "
+            f"beats: [{{camera: {move}, seconds: {seconds:g}}}]}}"
+        )
     return "\n".join(lines) + "\n"
 
 
 def storyboard(*args: object) -> float:
     """Wall time of one storyboard command in a fresh process."""
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "storyboard", *map(str, args), "-q"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "storyboard", *map(str, args), "-q"], capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"storyboard {' '.join(map(str, args))} failed:\n{result.stderr}")
@@ -68,9 +71,10 @@ def main() -> None:
         clean = storyboard("build", path)
         print(f"20 shots of {args.seconds:g} s at {args.size}, cuts, previs")
         print(f"clean build                 {clean:6.2f} s")
-        for label, order, new_id in (("append one shot", [*ids, "added"], "added"),
-                                     ("insert one at the top", ["opening", *ids, "added"],
-                                      "opening")):
+        for label, order, new_id in (
+            ("append one shot", [*ids, "added"], "added"),
+            ("insert one at the top", ["opening", *ids, "added"], "opening"),
+        ):
             path.write_text(board_text(order, args.size, args.seconds))
             rebuild = storyboard("build", path)
             render, stitch = baseline(folder, path, new_id)
@@ -80,10 +84,12 @@ def main() -> None:
             ratio = rebuild / (render + stitch)
             strict = rebuild / (render + stitch - startup)
             verdict = "meets" if strict <= TARGET else "MISSES"
-            print(f"{label:<27} {rebuild:6.2f} s   one shot {render:.2f} s + stitch "
-                  f"{stitch:.2f} s = {render + stitch:.2f} s   ratio {ratio:.2f}x; "
-                  f"{strict:.2f}x without the second start-up ({startup:.2f} s) "
-                  f"({verdict} the {TARGET}x target)")
+            print(
+                f"{label:<27} {rebuild:6.2f} s   one shot {render:.2f} s + stitch "
+                f"{stitch:.2f} s = {render + stitch:.2f} s   ratio {ratio:.2f}x; "
+                f"{strict:.2f}x without the second start-up ({startup:.2f} s) "
+                f"({verdict} the {TARGET}x target)"
+            )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,12 @@ print(json.dumps({"elapsed": elapsed, "rss_mb": self_kb / 1024, "ffmpeg_rss_mb":
 def previs(folder: Path, seconds: float) -> dict:
     board = folder / f"bench{seconds:g}.yaml"
     board.write_text(BOARD.format(seconds=seconds, half=seconds / 2))
-    out = subprocess.run([sys.executable, "-c", CHILD, str(board), str(folder / "out.mp4")],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(board), str(folder / "out.mp4")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -75,13 +79,36 @@ def zoompan_floor(folder: Path, seconds: float) -> float:
     x = f"if(lt(on,{half}),iw/2-iw/zoom/2,iw/2-iw/zoom/2-0.18*iw/zoom*(on-{half})/{half})"
     start = time.perf_counter()
     subprocess.run(
-        [ffmpeg_exe(), "-y", "-loglevel", "error", "-loop", "1", "-framerate", "24",
-         "-i", str(REFERENCE), "-f", "lavfi", "-i", f"anoisesrc=d={seconds}:a=0.05:r=48000",
-         "-filter_complex",
-         f"[0:v]scale=2560:1440,zoompan=z='{zoom}':x='{x}':y='ih/2-ih/zoom/2':d={frames}"
-         f":s=1280x720:fps=24[v]", "-map", "[v]", "-map", "1:a", "-frames:v", str(frames),
-         *video_args(24), *AUDIO_ARGS, "-movflags", "+faststart",
-         str(folder / "floor.mp4")],
+        [
+            ffmpeg_exe(),
+            "-y",
+            "-loglevel",
+            "error",
+            "-loop",
+            "1",
+            "-framerate",
+            "24",
+            "-i",
+            str(REFERENCE),
+            "-f",
+            "lavfi",
+            "-i",
+            f"anoisesrc=d={seconds}:a=0.05:r=48000",
+            "-filter_complex",
+            f"[0:v]scale=2560:1440,zoompan=z='{zoom}':x='{x}':y='ih/2-ih/zoom/2':d={frames}"
+            f":s=1280x720:fps=24[v]",
+            "-map",
+            "[v]",
+            "-map",
+            "1:a",
+            "-frames:v",
+            str(frames),
+            *video_args(24),
+            *AUDIO_ARGS,
+            "-movflags",
+            "+faststart",
+            str(folder / "floor.mp4"),
+        ],
         check=True,
     )
     return time.perf_counter() - start
@@ -89,14 +116,28 @@ def zoompan_floor(folder: Path, seconds: float) -> float:
 
 def many_shots(folder: Path, jobs: int) -> float:
     """Wall time of `storyboard render --force` on six 2 s 720p shots."""
-    shots = "".join(f"  - {{id: s{i}, seconds: 2, reference: ref.jpg, action: x, "
-                    f"beats: [{{camera: pan-left, seconds: 2}}]}}\n" for i in range(6))
+    shots = "".join(
+        f"  - {{id: s{i}, seconds: 2, reference: ref.jpg, action: x, "
+        f"beats: [{{camera: pan-left, seconds: 2}}]}}\n"
+        for i in range(6)
+    )
     board = folder / "many.yaml"
-    board.write_text("version: 1\ntitle: Many\noutput: {size: 1280x720, fps: 24}\nshots:\n"
-                     + shots)
+    board.write_text("version: 1\ntitle: Many\noutput: {size: 1280x720, fps: 24}\nshots:\n" + shots)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "storyboard", "render", str(board), "--force",
-                    "--quiet", "--jobs", str(jobs)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "storyboard",
+            "render",
+            str(board),
+            "--force",
+            "--quiet",
+            "--jobs",
+            str(jobs),
+        ],
+        check=True,
+    )
     return time.perf_counter() - start
 
 
@@ -113,17 +154,23 @@ def main() -> None:
     ratio = best["elapsed"] / floor
     print("8 s 1280x720 24 fps shot, dolly-in then pan (best of 3)")
     print(f"  ffmpeg zoompan floor: {floor:.2f} s")
-    print(f"  previs backend:       {best['elapsed']:.2f} s  ratio {ratio:.2f}x "
-          f"(target <= {TARGET_RATIO}x: {'met' if ratio <= TARGET_RATIO else 'NOT met'})")
+    print(
+        f"  previs backend:       {best['elapsed']:.2f} s  ratio {ratio:.2f}x "
+        f"(target <= {TARGET_RATIO}x: {'met' if ratio <= TARGET_RATIO else 'NOT met'})"
+    )
     print(f"  real-time factor:     {8 / best['elapsed']:.1f}x real time")
     mem_ratio = long["rss_mb"] / best["rss_mb"]
     print("peak RSS of the rendering process (python; ffmpeg's separately)")
     print(f"  8 s shot:  {best['rss_mb']:.0f} MB  (ffmpeg {best['ffmpeg_rss_mb']:.0f} MB)")
-    print(f"  32 s shot: {long['rss_mb']:.0f} MB  (ffmpeg {long['ffmpeg_rss_mb']:.0f} MB)  "
-          f"ratio {mem_ratio:.2f} (target <= 1.1: {'met' if mem_ratio <= 1.1 else 'NOT met'})")
+    print(
+        f"  32 s shot: {long['rss_mb']:.0f} MB  (ffmpeg {long['ffmpeg_rss_mb']:.0f} MB)  "
+        f"ratio {mem_ratio:.2f} (target <= 1.1: {'met' if mem_ratio <= 1.1 else 'NOT met'})"
+    )
     print(f"  32 s render time: {long['elapsed']:.2f} s")
-    print(f"six 2 s shots: --jobs 1 {one_job:.2f} s, --jobs 2 {two_jobs:.2f} s "
-          f"(speed-up {one_job / two_jobs:.2f}x on {os.cpu_count()} cores)")
+    print(
+        f"six 2 s shots: --jobs 1 {one_job:.2f} s, --jobs 2 {two_jobs:.2f} s "
+        f"(speed-up {one_job / two_jobs:.2f}x on {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

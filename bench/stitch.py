@@ -43,10 +43,15 @@ def board_text(shots: int, transition: str) -> str:
     if "--no-overlays" in sys.argv:  # no burn-ins: the stitch alone, without the timecode pass
         lines.insert(3, "render: {overlays: false}")
     for i in range(shots):
-        lines += [f"  - id: s{i:02d}", "    seconds: 4", "    reference: ref.jpg",
-                  f"    action: shot {i}", "    audio: {ambient: waves}",
-                  f"    beats: [{{camera: {MOVES[i % len(MOVES)]}, seconds: 3}}]",
-                  f"    transition: {transition}"]
+        lines += [
+            f"  - id: s{i:02d}",
+            "    seconds: 4",
+            "    reference: ref.jpg",
+            f"    action: shot {i}",
+            "    audio: {ambient: waves}",
+            f"    beats: [{{camera: {MOVES[i % len(MOVES)]}, seconds: 3}}]",
+            f"    transition: {transition}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -54,20 +59,28 @@ def prepare(folder: Path, shots: int, transition: str, name: str) -> tuple[Path,
     board = folder / f"{name}.yaml"
     board.write_text(board_text(shots, transition))
     out = folder / "renders" / name
-    subprocess.run([sys.executable, "-m", "storyboard", "render", str(board), "--quiet"],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "storyboard", "render", str(board), "--quiet"], check=True
+    )
     return board, out
 
 
 def measure(board: Path, out: Path) -> dict:
     (out / f"{board.stem}.mp4").unlink(missing_ok=True)
-    result = subprocess.run([sys.executable, "-c", CHILD, str(board), str(out)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(board), str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     stats = json.loads(result.stdout)
     (out / f"{board.stem}.mp4").unlink()
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "storyboard", "stitch", str(board), "--quiet"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "storyboard", "stitch", str(board), "--quiet"],
+        check=True,
+        capture_output=True,
+    )
     stats["command"] = time.perf_counter() - start
     return stats
 
@@ -78,9 +91,26 @@ def floor_concat(out: Path, folder: Path) -> float:
     listing = folder / "floor.txt"
     listing.write_text("".join(f"file '{p}'\n" for p in sorted((out / "shots").glob("*.mp4"))))
     start = time.perf_counter()
-    subprocess.run([ffmpeg_exe(), "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i",
-                    str(listing), "-c", "copy", "-movflags", "+faststart",
-                    str(folder / "floor-a.mp4")], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-y",
+            "-v",
+            "error",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-c",
+            "copy",
+            "-movflags",
+            "+faststart",
+            str(folder / "floor-a.mp4"),
+        ],
+        check=True,
+    )
     return time.perf_counter() - start
 
 
@@ -96,9 +126,27 @@ def floor_xfade(out: Path, folder: Path, shots: int) -> float:
         graph.append(f"{a}[{i}:a]acrossfade=d=0.5[a{i}]")
         v, a = f"[v{i}]", f"[a{i}]"
     start = time.perf_counter()
-    subprocess.run([ffmpeg_exe(), "-y", "-v", "error", *inputs, "-filter_complex",
-                    ";".join(graph), "-map", v, "-map", a, *video_args(24), *AUDIO_ARGS,
-                    "-movflags", "+faststart", str(folder / "floor-b.mp4")], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-y",
+            "-v",
+            "error",
+            *inputs,
+            "-filter_complex",
+            ";".join(graph),
+            "-map",
+            v,
+            "-map",
+            a,
+            *video_args(24),
+            *AUDIO_ARGS,
+            "-movflags",
+            "+faststart",
+            str(folder / "floor-b.mp4"),
+        ],
+        check=True,
+    )
     return time.perf_counter() - start
 
 
@@ -118,17 +166,21 @@ def main() -> None:
     def line(name: str, ours: dict, floor: float, target: float) -> None:
         ratio = ours["elapsed"] / floor
         verdict = "met" if ratio <= target else "NOT met"
-        print(f"{name}: stitch {ours['elapsed']:.2f} s (command {ours['command']:.2f} s), "
-              f"floor {floor:.2f} s, ratio {ratio:.2f}x (target <= {target}x: {verdict})")
+        print(
+            f"{name}: stitch {ours['elapsed']:.2f} s (command {ours['command']:.2f} s), "
+            f"floor {floor:.2f} s, ratio {ratio:.2f}x (target <= {target}x: {verdict})"
+        )
 
     print("ten 4 s 1280x720 24 fps shots")
     line("(a) cuts      vs concat stream copy", a, fa, 1.5)
     line("(b) dissolves vs xfade filtergraph ", b, fb, 1.0)
     ratio = m60["rss_mb"] / b["rss_mb"]
-    print(f"peak RSS of the stitch process: 10 shots {b['rss_mb']:.0f} MB, 60 shots "
-          f"{m60['rss_mb']:.0f} MB, ratio {ratio:.2f} (target <= 1.2: "
-          f"{'met' if ratio <= 1.2 else 'NOT met'}); largest ffmpeg child "
-          f"{b['child_rss_mb']:.0f} / {m60['child_rss_mb']:.0f} MB")
+    print(
+        f"peak RSS of the stitch process: 10 shots {b['rss_mb']:.0f} MB, 60 shots "
+        f"{m60['rss_mb']:.0f} MB, ratio {ratio:.2f} (target <= 1.2: "
+        f"{'met' if ratio <= 1.2 else 'NOT met'}); largest ffmpeg child "
+        f"{b['child_rss_mb']:.0f} / {m60['child_rss_mb']:.0f} MB"
+    )
     print(f"60-shot dissolve stitch: {m60['elapsed']:.2f} s")
 
 

@@ -32,8 +32,11 @@ def main() -> int:
     args = parser.parse_args()
     try:
         compiled = pipeline.compile(args.storyboard, pipeline.Options(jobs=args.jobs))
-        print(f"{compiled.board.title}: {len(compiled.shots)} shots on "
-              f"{compiled.settings.backend_name}", file=sys.stderr)
+        print(
+            f"{compiled.board.title}: {len(compiled.shots)} shots on "
+            f"{compiled.settings.backend_name}",
+            file=sys.stderr,
+        )
         rendered = pipeline.render(compiled, on_event=show)
         if rendered.failed:
             print(f"not stitching: {len(rendered.failed)} shot(s) failed", file=sys.stderr)

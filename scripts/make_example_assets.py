@@ -1,6 +1,6 @@
 """Regenerate the examples' reference images and music bed (deterministic; run from the repo root).
 
-    python scripts/make_example_assets.py
+python scripts/make_example_assets.py
 """
 
 from __future__ import annotations
@@ -19,8 +19,12 @@ RATE = 44_100
 
 def guitar_bed(seconds: float = 8.0) -> np.ndarray:
     """A soft plucked arpeggio (A minor, F, C, G), two seconds a chord: loops cleanly."""
-    chords = [(220.0, 261.63, 329.63), (174.61, 220.0, 261.63), (130.81, 196.0, 261.63),
-              (196.0, 246.94, 293.66)]
+    chords = [
+        (220.0, 261.63, 329.63),
+        (174.61, 220.0, 261.63),
+        (130.81, 196.0, 261.63),
+        (196.0, 246.94, 293.66),
+    ]
     out = np.zeros(int(seconds * RATE))
     step = int(0.25 * RATE)
     for n in range(int(seconds / 0.25)):
@@ -36,9 +40,27 @@ def guitar_bed(seconds: float = 8.0) -> np.ndarray:
 def write_audio(samples: np.ndarray, dest: Path) -> None:
     pcm = (samples * 32767).astype("<i2").tobytes()
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "s16le", "-ar",
-         str(RATE), "-ac", "1", "-i", "-", "-c:a", "libmp3lame", "-b:a", "64k", str(dest)],
-        input=pcm, check=True,
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "s16le",
+            "-ar",
+            str(RATE),
+            "-ac",
+            "1",
+            "-i",
+            "-",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "64k",
+            str(dest),
+        ],
+        input=pcm,
+        check=True,
     )
 
 

@@ -53,13 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
-        print("interrupted; finished renders are kept, run the command again to resume",
-              file=sys.stderr)
+        print(
+            "interrupted; finished renders are kept, run the command again to resume",
+            file=sys.stderr,
+        )
         return 130
 
 
-def _json_failure(args: argparse.Namespace, message: str,
-                  problems: Sequence[Problem] = ()) -> None:
+def _json_failure(args: argparse.Namespace, message: str, problems: Sequence[Problem] = ()) -> None:
     """With --format json, a failure is a JSON object on stdout too, never an empty stdout."""
     if getattr(args, "format", None) == "json":
         path = getattr(args, "file", None) or (getattr(args, "files", None) or [None])[0]
@@ -73,6 +74,7 @@ def _exit_code_for(exc: StoryboardError) -> int:
 
 
 # ---- argument parsing -----------------------------------------------------------------------
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -91,10 +93,14 @@ def _parser() -> argparse.ArgumentParser:
 def _common(p: argparse.ArgumentParser, *, backend: bool = True) -> None:
     if backend:
         p.add_argument("--backend", metavar="B", help="render backend (overrides render.backend)")
-        p.add_argument("--target", metavar="NAME",
-                       help="render with the settings of render.targets.NAME")
-    p.add_argument("--allow-outside-paths", action="store_true",
-                   help="let references and audio files lie outside the storyboard's folder")
+        p.add_argument(
+            "--target", metavar="NAME", help="render with the settings of render.targets.NAME"
+        )
+    p.add_argument(
+        "--allow-outside-paths",
+        action="store_true",
+        help="let references and audio files lie outside the storyboard's folder",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
 
 
@@ -102,9 +108,12 @@ def _args_validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _format_option(p, ("text", "github", "json"))
     p.add_argument("--strict", action="store_true", help="warnings fail too")
-    p.add_argument("--only-storyboards", action="store_true",
-                   help="skip YAML files whose top level has neither version: nor shots: "
-                        "(for hooks that pick files by name)")
+    p.add_argument(
+        "--only-storyboards",
+        action="store_true",
+        help="skip YAML files whose top level has neither version: nor shots: "
+        "(for hooks that pick files by name)",
+    )
     _common(p)
 
 
@@ -117,8 +126,12 @@ def _args_compile(p: argparse.ArgumentParser) -> None:
 
 
 def _takes_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--takes", type=_positive_int, metavar="N",
-                   help="takes of every shot (overrides takes: in the storyboard)")
+    p.add_argument(
+        "--takes",
+        type=_positive_int,
+        metavar="N",
+        help="takes of every shot (overrides takes: in the storyboard)",
+    )
 
 
 def _args_takes(p: argparse.ArgumentParser) -> None:
@@ -134,51 +147,79 @@ def _args_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     _takes_option(p)
     p.add_argument("--shot", action="append", metavar="ID", help="only this shot (repeatable)")
-    p.add_argument("--jobs", type=_positive_int, metavar="N",
-                   help="shots rendered at once (default: the number of cores for previs, "
-                        "4 for hosted backends)")
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        metavar="N",
+        help="shots rendered at once (default: the number of cores for previs, "
+        "4 for hosted backends)",
+    )
     p.add_argument("--force", action="store_true", help="render again even when up to date")
-    p.add_argument("--budget", type=_usd, metavar="USD",
-                   help="refuse to start when the shots to render would cost more")
+    p.add_argument(
+        "--budget",
+        type=_usd,
+        metavar="USD",
+        help="refuse to start when the shots to render would cost more",
+    )
     _out_and_templates(p)
     _hosted(p)
     _common(p)
 
 
 def _hosted(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--base-url", metavar="URL",
-                   help="hosted backends: the API's base URL (overrides render.base_url)")
-    p.add_argument("--allow-insecure-http", action="store_true",
-                   help="allow plain http to a host that is not this machine")
+    p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="hosted backends: the API's base URL (overrides render.base_url)",
+    )
+    p.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow plain http to a host that is not this machine",
+    )
 
 
 def _args_stitch(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--allow-missing", action="store_true",
-                   help="put a titled slate in place of a shot that is not rendered")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="put a titled slate in place of a shot that is not rendered",
+    )
     _out_and_templates(p)
     _common(p)
 
 
 def _args_build(p: argparse.ArgumentParser) -> None:
     _args_render(p)
-    p.add_argument("--allow-missing", action="store_true",
-                   help="stitch even when shots failed, with slates in their place")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="stitch even when shots failed, with slates in their place",
+    )
 
 
 def _args_shotlist(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     _format_option(p, ("md", "csv", "html", "json"))
-    p.add_argument("--out", type=Path, metavar="DIR",
-                   help="render folder to take thumbnails from (default: renders/<file stem>/)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="render folder to take thumbnails from (default: renders/<file stem>/)",
+    )
     _common(p)
 
 
 def _args_plan(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     _format_option(p, ("text", "json"))
-    p.add_argument("--out", type=Path, metavar="DIR",
-                   help="render folder to read (default: renders/<file stem>/)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="render folder to read (default: renders/<file stem>/)",
+    )
     _common(p)
 
 
@@ -186,36 +227,64 @@ def _args_export(p: argparse.ArgumentParser) -> None:
     from storyboard.edit.export import FORMATS
 
     p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--format", choices=tuple(FORMATS), default="otio",
-                   help="otio (Resolve, Premiere), otioz (with the media), edl (CMX 3600), "
-                        "fcp7xml, fcpxml or aaf (default otio)")
-    p.add_argument("--out", dest="dest", type=Path, metavar="PATH",
-                   help="the file to write (default: renders/<stem>/<stem>.<format's suffix>)")
-    p.add_argument("--renders", dest="out", type=Path, metavar="DIR",
-                   help="render folder to read (default: renders/<file stem>/)")
+    p.add_argument(
+        "--format",
+        choices=tuple(FORMATS),
+        default="otio",
+        help="otio (Resolve, Premiere), otioz (with the media), edl (CMX 3600), "
+        "fcp7xml, fcpxml or aaf (default otio)",
+    )
+    p.add_argument(
+        "--out",
+        dest="dest",
+        type=Path,
+        metavar="PATH",
+        help="the file to write (default: renders/<stem>/<stem>.<format's suffix>)",
+    )
+    p.add_argument(
+        "--renders",
+        dest="out",
+        type=Path,
+        metavar="DIR",
+        help="render folder to read (default: renders/<file stem>/)",
+    )
     _common(p)
 
 
 def _format_option(p: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:
     """--format, with --json kept as an alias of --format json."""
-    p.add_argument("--format", choices=choices, default=choices[0],
-                   help=f"output format: {', '.join(choices)} (default {choices[0]})")
-    p.add_argument("--json", dest="format", action="store_const", const="json",
-                   help="the same as --format json")
+    p.add_argument(
+        "--format",
+        choices=choices,
+        default=choices[0],
+        help=f"output format: {', '.join(choices)} (default {choices[0]})",
+    )
+    p.add_argument(
+        "--json",
+        dest="format",
+        action="store_const",
+        const="json",
+        help="the same as --format json",
+    )
 
 
 def _args_status(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--check", action="store_true",
-                   help="exit 3 when any shot is not rendered and current")
+    p.add_argument(
+        "--check", action="store_true", help="exit 3 when any shot is not rendered and current"
+    )
     _format_option(p, ("text", "json"))
     _out_and_templates(p)
     _common(p)
 
 
 def _out_and_templates(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, metavar="DIR",
-                   help="output folder (default: renders/<file stem>/ beside the storyboard)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="output folder (default: renders/<file stem>/ beside the storyboard)",
+    )
     p.add_argument("--templates", type=Path, metavar="DIR", help="override prompt templates")
 
 
@@ -250,20 +319,28 @@ def _args_estimate(p: argparse.ArgumentParser) -> None:
 
 
 def _args_fake_api(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--protocol", choices=("openai", "fal", "gemini", "runway"),
-                   default="openai",
-                   help="which API to fake (default openai: /v1/videos)")
+    p.add_argument(
+        "--protocol",
+        choices=("openai", "fal", "gemini", "runway"),
+        default="openai",
+        help="which API to fake (default openai: /v1/videos)",
+    )
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
     p.add_argument("--key", default="sk-fake", help="the API key it accepts (default sk-fake)")
-    p.add_argument("--latency", type=float, default=2.0,
-                   help="seconds from create to completed (default 2)")
+    p.add_argument(
+        "--latency", type=float, default=2.0, help="seconds from create to completed (default 2)"
+    )
 
 
 def _args_review(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     _takes_option(p)
-    p.add_argument("--dest", type=Path, metavar="DIR",
-                   help="where the review folder goes (default: review/ in the render folder)")
+    p.add_argument(
+        "--dest",
+        type=Path,
+        metavar="DIR",
+        help="where the review folder goes (default: review/ in the render folder)",
+    )
     _out_and_templates(p)
     _common(p)
 
@@ -272,15 +349,23 @@ def _args_contact_sheet(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     _takes_option(p)
     p.add_argument("--format", choices=("png", "pdf"), default="png")
-    p.add_argument("--dest", type=Path, metavar="FILE",
-                   help="the file to write (default: <stem>-contact.<format> in the render folder)")
+    p.add_argument(
+        "--dest",
+        type=Path,
+        metavar="FILE",
+        help="the file to write (default: <stem>-contact.<format> in the render folder)",
+    )
     _out_and_templates(p)
     _common(p)
 
 
 def _args_schema(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--write", type=Path, metavar="DIR",
-                   help="write DIR/storyboard.schema.json (refresh the copy editors read)")
+    p.add_argument(
+        "--write",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/storyboard.schema.json (refresh the copy editors read)",
+    )
 
 
 def _args_models(p: argparse.ArgumentParser) -> None:
@@ -295,6 +380,7 @@ def _args_init(p: argparse.ArgumentParser) -> None:
 
 # ---- commands -------------------------------------------------------------------------------
 
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from storyboard import pipeline
     from storyboard.format.validate import is_storyboard
@@ -304,10 +390,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
         files = [f for f in files if is_storyboard(f) or _skipped(f, args.quiet)]
     reports = pipeline.validate(files, _options(args))
     if args.format == "json":
-        _write(jsonout.envelope("validate", files[0] if len(files) == 1 else None,
-                        jsonout.validate_body(reports, args.strict),
-                        ok=not any(r.failed(args.strict) for r in reports),
-                        problems=[p for r in reports for p in r.problems]))
+        _write(
+            jsonout.envelope(
+                "validate",
+                files[0] if len(files) == 1 else None,
+                jsonout.validate_body(reports, args.strict),
+                ok=not any(r.failed(args.strict) for r in reports),
+                problems=[p for r in reports for p in r.problems],
+            )
+        )
     for report in reports:
         if args.format != "json":
             _print_problems(report.problems, sys.stdout, github=args.format == "github")
@@ -318,8 +409,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _skipped(path: Path, quiet: bool) -> bool:
     if not quiet:
-        print(f"{path}: skipped: not a storyboard (no version: or shots: at the top level)",
-              file=sys.stderr)
+        print(
+            f"{path}: skipped: not a storyboard (no version: or shots: at the top level)",
+            file=sys.stderr,
+        )
     return False
 
 
@@ -359,14 +452,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     from storyboard import pipeline
 
     reporter = Reporter(quiet=args.quiet, total=0)
-    result = pipeline.build(args.file, _options(args), on_event=reporter,
-                            on_problem=_warner(args.quiet))
+    result = pipeline.build(
+        args.file, _options(args), on_event=reporter, on_problem=_warner(args.quiet)
+    )
     reporter.summary(result.rendered.shots)
     failed = [r.shot_id for r in result.rendered.shots if r.status in ("failed", "skipped")]
     if result.edit is None:
-        print(f"error: not stitching: {len(failed)} shot(s) failed: {', '.join(failed)}; "
-              "fix them and build again (finished shots are kept), or pass --allow-missing",
-              file=sys.stderr)
+        print(
+            f"error: not stitching: {len(failed)} shot(s) failed: {', '.join(failed)}; "
+            "fix them and build again (finished shots are kept), or pass --allow-missing",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     _report_edit(result.edit, args.quiet)
     return EXIT_FAILED if failed else EXIT_OK
@@ -430,8 +526,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"{s.shot_id:<{width}}  {s.state:<8}  {s.error or s.path}")
         orphans = pipeline.orphans(compiled)
         if orphans:
-            print(f"{len(orphans)} orphan take(s) ({_megabytes(orphans.bytes)}) no shot refers "
-                  f"to; storyboard clean {args.file} removes them")
+            print(
+                f"{len(orphans)} orphan take(s) ({_megabytes(orphans.bytes)}) no shot refers "
+                f"to; storyboard clean {args.file} removes them"
+            )
     behind = [s for s in states if s.state != "rendered"]
     return EXIT_FAILED if args.check and behind else EXIT_OK
 
@@ -448,8 +546,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
     if not args.dry_run:
         pipeline.clean(compiled, orphans)
     verb = "would remove" if args.dry_run else "removed"
-    print(f"{verb} {len(orphans.takes)} take(s) and {len(orphans.shot_files)} shot file(s), "
-          f"{_megabytes(orphans.bytes)}")
+    print(
+        f"{verb} {len(orphans.takes)} take(s) and {len(orphans.shot_files)} shot file(s), "
+        f"{_megabytes(orphans.bytes)}"
+    )
     return EXIT_OK
 
 
@@ -476,13 +576,17 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     print(f"{'shot':<{width}}  {'seconds':>7}  {'cost':>8}  state")
     for s in plan.shots:
         fitted = f" (renders {s.rendered_seconds:g} s, uses {s.seconds:g} s)" if s.handles else ""
-        print(f"{s.shot_id:<{width}}  {s.seconds:>7g}  {_money(s.cost):>8}  "
-              f"{'rendered, free' if s.rendered else 'to render'}{fitted}")
+        print(
+            f"{s.shot_id:<{width}}  {s.seconds:>7g}  {_money(s.cost):>8}  "
+            f"{'rendered, free' if s.rendered else 'to render'}{fitted}"
+        )
     seconds = sum(s.seconds for s in plan.to_render)
-    print(f"{'all':<{width}}  {seconds:>7g}  {_money(plan.cost):>8}  "
-          f"{len(plan.to_render)} to render, {len(plan.shots) - len(plan.to_render)} rendered; "
-          f"expected wait about {_duration(plan.wait)} ({plan.backend}"
-          f"{', ' + plan.model if plan.model else ''})")
+    print(
+        f"{'all':<{width}}  {seconds:>7g}  {_money(plan.cost):>8}  "
+        f"{len(plan.to_render)} to render, {len(plan.shots) - len(plan.to_render)} rendered; "
+        f"expected wait about {_duration(plan.wait)} ({plan.backend}"
+        f"{', ' + plan.model if plan.model else ''})"
+    )
     return EXIT_OK
 
 
@@ -500,11 +604,15 @@ def cmd_fake_api(args: argparse.Namespace) -> int:
     from storyboard.testing.fake_runway import FakeRunway
     from storyboard.testing.fake_video_api import FakeVideoAPI
 
-    kind = {"openai": FakeVideoAPI, "fal": FakeFal, "gemini": FakeGemini,
-            "runway": FakeRunway}[args.protocol]
+    kind = {"openai": FakeVideoAPI, "fal": FakeFal, "gemini": FakeGemini, "runway": FakeRunway}[
+        args.protocol
+    ]
     api = kind(args.key, latency=args.latency, port=args.port)
-    print(f"fake {args.protocol} API on {api.url} (key {args.key!r}); Ctrl-C stops it",
-          file=sys.stderr, flush=True)
+    print(
+        f"fake {args.protocol} API on {api.url} (key {args.key!r}); Ctrl-C stops it",
+        file=sys.stderr,
+        flush=True,
+    )
     api.serve_forever()
     return EXIT_OK
 
@@ -515,8 +623,10 @@ def cmd_review(args: argparse.Namespace) -> int:
     page = pipeline.review(_compiled(args), args.dest)
     if not args.quiet:
         edit = "the edit and " if page.edit else "no edit (not stitched), "
-        print(f"review page: {edit}{page.takes} playable take(s) of {page.shots} shot(s)",
-              file=sys.stderr)
+        print(
+            f"review page: {edit}{page.takes} playable take(s) of {page.shots} shot(s)",
+            file=sys.stderr,
+        )
     print(page.index)
     return EXIT_OK
 
@@ -533,8 +643,10 @@ def cmd_takes(args: argparse.Namespace) -> int:
     print(f"{'shot':<{width}}  take  {'state':<8}  {'cost':>8}  circled")
     for t in rows:
         cost = "?" if t.cost is None else f"${t.cost:.2f}"
-        print(f"{t.shot_id:<{width}}  {t.number:>4}  {t.state:<8}  {cost:>8}  "
-              f"{'◯' if t.circled else ''}{'  ' + t.error if t.error else ''}")
+        print(
+            f"{t.shot_id:<{width}}  {t.number:>4}  {t.state:<8}  {cost:>8}  "
+            f"{'◯' if t.circled else ''}{'  ' + t.error if t.error else ''}"
+        )
     return EXIT_OK
 
 
@@ -543,9 +655,15 @@ def cmd_contact_sheet(args: argparse.Namespace) -> int:
 
     sheet = pipeline.contact_sheet(_compiled(args), args.format, args.dest)
     if not args.quiet:
-        print(f"contact sheet: {sheet.shots} shot(s) on {sheet.pages} page(s)"
-              + (f", {len(sheet.missing)} without frames: {', '.join(sheet.missing)}"
-                 if sheet.missing else ""), file=sys.stderr)
+        print(
+            f"contact sheet: {sheet.shots} shot(s) on {sheet.pages} page(s)"
+            + (
+                f", {len(sheet.missing)} without frames: {', '.join(sheet.missing)}"
+                if sheet.missing
+                else ""
+            ),
+            file=sys.stderr,
+        )
     print(sheet.path)
     return EXIT_OK
 
@@ -592,16 +710,22 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 # ---- helpers --------------------------------------------------------------------------------
 
+
 def _options(args: argparse.Namespace) -> Options:
     """The library's options from whatever of them this command takes."""
     from storyboard.pipeline import Options
 
     given = vars(args)
     return Options(
-        backend=given.get("backend"), target=given.get("target"),
-        out=given.get("out"), templates=given.get("templates"),
-        shots=tuple(given.get("shot") or ()), takes=given.get("takes"), jobs=given.get("jobs"),
-        force=bool(given.get("force")), budget=given.get("budget"),
+        backend=given.get("backend"),
+        target=given.get("target"),
+        out=given.get("out"),
+        templates=given.get("templates"),
+        shots=tuple(given.get("shot") or ()),
+        takes=given.get("takes"),
+        jobs=given.get("jobs"),
+        force=bool(given.get("force")),
+        budget=given.get("budget"),
         allow_missing=bool(given.get("allow_missing")),
         allow_outside_paths=bool(given.get("allow_outside_paths")),
         base_url=given.get("base_url"),
@@ -613,8 +737,9 @@ def _compiled(args: argparse.Namespace) -> CompiledStoryboard:
     """The storyboard compiled under this command's options; warnings go to stderr."""
     from storyboard import pipeline
 
-    return pipeline.compile(args.file, _options(args),
-                            on_problem=_warner(getattr(args, "quiet", False)))
+    return pipeline.compile(
+        args.file, _options(args), on_problem=_warner(getattr(args, "quiet", False))
+    )
 
 
 def _warner(quiet: bool) -> Callable[[Problem], None]:
@@ -629,8 +754,9 @@ def _write(data: dict[str, Any]) -> None:
     jsonout.write_json(data, sys.stdout)
 
 
-def _write_result(args: argparse.Namespace, body: dict[str, Any],
-                  compiled: CompiledStoryboard) -> None:
+def _write_result(
+    args: argparse.Namespace, body: dict[str, Any], compiled: CompiledStoryboard
+) -> None:
     """The command's JSON: its own keys in the one envelope, with the storyboard's warnings."""
     _write(jsonout.envelope(args.command, args.file, body, problems=compiled.warnings))
 
@@ -696,15 +822,19 @@ class Reporter:
         kinds = ("rendered", "reused", "failed", "skipped")
         count = {k: sum(r.status == k for r in results) for k in kinds}
         skipped = f", {count['skipped']} skipped" if count["skipped"] else ""
-        print(f"{count['rendered']} rendered, {count['reused']} reused, "
-              f"{count['failed']} failed{skipped}", file=sys.stderr)
+        print(
+            f"{count['rendered']} rendered, {count['reused']} reused, "
+            f"{count['failed']} failed{skipped}",
+            file=sys.stderr,
+        )
         failed = [r for r in results if r.status in ("failed", "skipped")]
         if failed:
             width = max([len(r.shot_id) for r in failed] + [4])
             print(f"\n{'shot':<{width}}  {'code':<20}  reason", file=sys.stderr)
             for r in failed:
-                print(f"{r.shot_id:<{width}}  {r.error_code or '-':<20}  {r.error}",
-                      file=sys.stderr)
+                print(
+                    f"{r.shot_id:<{width}}  {r.error_code or '-':<20}  {r.error}", file=sys.stderr
+                )
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -714,27 +844,58 @@ _COMMANDS: dict[str, tuple[Handler, str, Callable[[argparse.ArgumentParser], Non
     "compile": (cmd_compile, "print the compiled five-part prompts", _args_compile),
     "render": (cmd_render, "render shots, reusing unchanged renders", _args_render),
     "stitch": (cmd_stitch, "stitch rendered shots into the edit", _args_stitch),
-    "build": (cmd_build, "validate, compile, render and stitch; prints the edit's path",
-              _args_build),
-    "shotlist": (cmd_shotlist, "the shot list with timecodes in the edit (md, csv or html)",
-                 _args_shotlist),
-    "plan": (cmd_plan, "the edit plan: shots in edit order with record and source in/out, "
-             "transitions, markers, audio", _args_plan),
-    "export": (cmd_export, "the edit for an editing room: otio, otioz, edl, fcp7xml, fcpxml, aaf",
-               _args_export),
-    "estimate": (cmd_estimate, "seconds, cost and expected wait per shot and in all",
-                 _args_estimate),
-    "models": (cmd_models, "the models each backend knows: durations, sizes, prices, "
-               "capabilities", _args_models),
-    "fake-api": (cmd_fake_api, "serve a fake hosted video API on 127.0.0.1 for tests",
-                 _args_fake_api),
+    "build": (
+        cmd_build,
+        "validate, compile, render and stitch; prints the edit's path",
+        _args_build,
+    ),
+    "shotlist": (
+        cmd_shotlist,
+        "the shot list with timecodes in the edit (md, csv or html)",
+        _args_shotlist,
+    ),
+    "plan": (
+        cmd_plan,
+        "the edit plan: shots in edit order with record and source in/out, "
+        "transitions, markers, audio",
+        _args_plan,
+    ),
+    "export": (
+        cmd_export,
+        "the edit for an editing room: otio, otioz, edl, fcp7xml, fcpxml, aaf",
+        _args_export,
+    ),
+    "estimate": (
+        cmd_estimate,
+        "seconds, cost and expected wait per shot and in all",
+        _args_estimate,
+    ),
+    "models": (
+        cmd_models,
+        "the models each backend knows: durations, sizes, prices, capabilities",
+        _args_models,
+    ),
+    "fake-api": (
+        cmd_fake_api,
+        "serve a fake hosted video API on 127.0.0.1 for tests",
+        _args_fake_api,
+    ),
     "status": (cmd_status, "each shot: rendered / stale / missing / failed", _args_status),
-    "clean": (cmd_clean, "remove takes and shot files no shot refers to (--dry-run: list them)",
-              _args_clean),
+    "clean": (
+        cmd_clean,
+        "remove takes and shot files no shot refers to (--dry-run: list them)",
+        _args_clean,
+    ),
     "schema": (cmd_schema, "print the JSON Schema of the format", _args_schema),
-    "review": (cmd_review, "write a static review page: the edit, every shot and its takes",
-               _args_review),
-    "contact-sheet": (cmd_contact_sheet, "key frames of every shot in a grid (png or pdf)",
-                      _args_contact_sheet),
+    "review": (
+        cmd_review,
+        "write a static review page: the edit, every shot and its takes",
+        _args_review,
+    ),
+    "contact-sheet": (
+        cmd_contact_sheet,
+        "key frames of every shot in a grid (png or pdf)",
+        _args_contact_sheet,
+    ),
     "takes": (cmd_takes, "each shot's takes: state, cost, which one is circled", _args_takes),
 }

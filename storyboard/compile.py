@@ -20,8 +20,14 @@ from storyboard.errors import CompileError, Location, UsageError
 from storyboard.format.model import Shot, Storyboard
 from storyboard.sandbox import FolderLoader, TemplateSandbox
 
-__all__ = ["PART_NAMES", "ShotPrompt", "compile_storyboard", "compile_shot", "make_environment",
-           "template_view"]
+__all__ = [
+    "PART_NAMES",
+    "ShotPrompt",
+    "compile_storyboard",
+    "compile_shot",
+    "make_environment",
+    "template_view",
+]
 
 PART_NAMES = ("framing", "action", "timing", "lighting", "audio")
 _EXTRA_PARTS = ("edit", "style", "constraints")
@@ -47,8 +53,10 @@ class ShotPrompt:
 
 
 def make_environment(
-    templates: Path | None = None, board_folder: Path | None = None,
-    *, allow_outside_paths: bool = False,
+    templates: Path | None = None,
+    board_folder: Path | None = None,
+    *,
+    allow_outside_paths: bool = False,
 ) -> TemplateSandbox:
     """The sandbox with our templates, overridden by name from ``templates`` when given.
 
@@ -65,18 +73,24 @@ def make_environment(
         secs=secs, sentence=sentence, shot_type=shot_type, verb=verb, noun=noun,
         and_join=and_join, lower_first=lower_first, beat_phrase=beat_phrase, a_an=a_an,
     )  # fmt: skip
-    return TemplateSandbox(jinja2.ChoiceLoader(loaders), filters,
-                           untrusted=user.folder if user else None)
+    return TemplateSandbox(
+        jinja2.ChoiceLoader(loaders), filters, untrusted=user.folder if user else None
+    )
 
 
 def _check_templates_folder(folder: Path, board_folder: Path | None, allow_outside: bool) -> None:
     if not folder.is_dir():
         raise UsageError(f"--templates {folder}: no such folder")
-    if board_folder is not None and not allow_outside and not folder.resolve().is_relative_to(
-            board_folder.resolve()):
-        raise UsageError(f"--templates {folder} lies outside the storyboard's folder "
-                         f"({board_folder.resolve()}); move it inside, or pass "
-                         "--allow-outside-paths")
+    if (
+        board_folder is not None
+        and not allow_outside
+        and not folder.resolve().is_relative_to(board_folder.resolve())
+    ):
+        raise UsageError(
+            f"--templates {folder} lies outside the storyboard's folder "
+            f"({board_folder.resolve()}); move it inside, or pass "
+            "--allow-outside-paths"
+        )
 
 
 def compile_storyboard(
@@ -99,8 +113,10 @@ def template_view(board: Storyboard, shot: Shot) -> dict[str, Any]:
     Strings, numbers, booleans, None, lists and dicts: nothing with methods a template could
     call, no paths (a reference is shown relative to the storyboard, as the user wrote it).
     """
-    cast = [{"name": m.name, "description": m.description}
-            for m in (board.cast[n] for n in shot.cast if n in board.cast)]
+    cast = [
+        {"name": m.name, "description": m.description}
+        for m in (board.cast[n] for n in shot.cast if n in board.cast)
+    ]
     return {"shot": _shot_view(board, shot), "board": _board_view(board), "cast": cast}
 
 
@@ -110,18 +126,23 @@ def _shot_view(board: Storyboard, shot: Shot) -> dict[str, Any]:
     view["reference"] = _relative(shot.reference, board.folder)
     view["end_frame"] = _relative(shot.end_frame, board.folder)
     view["beats"] = [{**_plain(b), "end": b.end} for b in shot.beats]
-    view["audio"] = {**_plain(shot.audio, skip=("file",)),
-                     "file": _relative(shot.audio.file, board.folder)}
+    view["audio"] = {
+        **_plain(shot.audio, skip=("file",)),
+        "file": _relative(shot.audio.file, board.folder),
+    }
     return view
 
 
 def _board_view(board: Storyboard) -> dict[str, Any]:
     out = board.output
-    return {"title": board.title, "description": board.description, "file": board.path.name,
-            "output": {"width": out.width, "height": out.height, "fps": out.fps,
-                       "size": out.size},
-            "render": {"backend": board.render.backend, "model": board.render.model},
-            "music": {"cue": board.music.cue} if board.music else None}
+    return {
+        "title": board.title,
+        "description": board.description,
+        "file": board.path.name,
+        "output": {"width": out.width, "height": out.height, "fps": out.fps, "size": out.size},
+        "render": {"backend": board.render.backend, "model": board.render.model},
+        "music": {"cue": board.music.cue} if board.music else None,
+    }
 
 
 def _plain(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -168,8 +189,7 @@ def prompt_record(
     }
 
 
-def _render(env: TemplateSandbox, name: str, context: dict[str, Any], flatten: bool = True
-            ) -> str:
+def _render(env: TemplateSandbox, name: str, context: dict[str, Any], flatten: bool = True) -> str:
     filename = name
     try:
         template = env.get_template(name)
@@ -226,8 +246,11 @@ def lower_first(text: str) -> str:
 
 
 def shot_type(value: str) -> str:
-    words = {"pov": "POV shot", "two-shot": "Two-shot",
-             "over-the-shoulder": "Over-the-shoulder shot"}
+    words = {
+        "pov": "POV shot",
+        "two-shot": "Two-shot",
+        "over-the-shoulder": "Over-the-shoulder shot",
+    }
     if value in words:
         return words[value]
     text = value.replace("-", " ").replace("close up", "close-up")
@@ -269,5 +292,3 @@ def and_join(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
-
-

@@ -113,8 +113,9 @@ class BackendError(RenderError):
 class JobFailed(RenderError):
     """A render job ended failed, or blocked by a content policy."""
 
-    def __init__(self, message: str, code: str = "", blocked: bool = False,
-                 remote_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, code: str = "", blocked: bool = False, remote_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.blocked = blocked

@@ -30,9 +30,19 @@ from typing import Any, Literal, get_args
 from storyboard import __version__
 from storyboard.layout import RenderDir
 
-__all__ = ["MANIFEST_VERSION", "EditEntry", "Manifest", "ManifestStore", "ShotEntry",
-           "ShotStatus", "file_sha256", "known_file_sha256", "load_manifest", "read_manifest",
-           "save_manifest"]
+__all__ = [
+    "MANIFEST_VERSION",
+    "EditEntry",
+    "Manifest",
+    "ManifestStore",
+    "ShotEntry",
+    "ShotStatus",
+    "file_sha256",
+    "known_file_sha256",
+    "load_manifest",
+    "read_manifest",
+    "save_manifest",
+]
 
 MANIFEST_VERSION = 2
 ShotStatus = Literal["rendered", "failed"]
@@ -119,6 +129,7 @@ def _entry_json(entry: ShotEntry) -> dict[str, Any]:
 
 # ---- reading ---------------------------------------------------------------------------------
 
+
 class Damaged(ValueError):
     """The manifest is not one this version can read."""
 
@@ -142,8 +153,10 @@ def read_manifest(folder: RenderDir) -> tuple[Manifest, str | None]:
 
 
 def _damaged(folder: RenderDir, why: str) -> str:
-    return (f"{folder.manifest} is damaged ({why[:200]}); treating it as absent: shots are checked "
-            "and rendered again as needed, and the damaged file is kept beside the new one")
+    return (
+        f"{folder.manifest} is damaged ({why[:200]}); treating it as absent: shots are checked "
+        "and rendered again as needed, and the damaged file is kept beside the new one"
+    )
 
 
 def parse_manifest(data: Any) -> Manifest:
@@ -156,11 +169,15 @@ def parse_manifest(data: Any) -> Manifest:
     shots = {str(k): parse_entry(v, legacy=version < 2) for k, v in data["shots"].items()}
     edit = data.get("edit")
     return Manifest(
-        shots=shots, edit=_parse_edit(edit) if isinstance(edit, dict) else None,
+        shots=shots,
+        edit=_parse_edit(edit) if isinstance(edit, dict) else None,
         storyboard=str(data.get("storyboard", "")),
         storyboard_sha256=str(data.get("storyboard_sha256", "")),
-        title=str(data.get("title", "")), backend=str(data.get("backend", "")),
-        tool_version=str(data.get("tool_version", "")), manifest_version=version)
+        title=str(data.get("title", "")),
+        backend=str(data.get("backend", "")),
+        tool_version=str(data.get("tool_version", "")),
+        manifest_version=version,
+    )
 
 
 _ENTRY_FIELDS = {f.name for f in fields(ShotEntry)} - {"legacy"}
@@ -174,8 +191,19 @@ def parse_entry(data: Any, *, legacy: bool = False) -> ShotEntry:
     if isinstance(known.get("takes"), list):
         known["takes"] = tuple(t for t in known["takes"] if isinstance(t, dict))
     try:
-        entry = ShotEntry(**{"render_key": "", "backend": "", "model": None, "prompt": "",
-                             "size": "", "fps": 0.0, "seconds": 0.0, **known}, legacy=legacy)
+        entry = ShotEntry(
+            **{
+                "render_key": "",
+                "backend": "",
+                "model": None,
+                "prompt": "",
+                "size": "",
+                "fps": 0.0,
+                "seconds": 0.0,
+                **known,
+            },
+            legacy=legacy,
+        )
     except TypeError as exc:
         raise Damaged(str(exc)) from None
     if entry.media_seconds is None:  # version 1 rendered exactly the shot's seconds
@@ -187,10 +215,15 @@ def parse_entry(data: Any, *, legacy: bool = False) -> ShotEntry:
 
 def _parse_edit(data: dict[str, Any]) -> EditEntry | None:
     try:
-        return EditEntry(str(data["key"]), str(data["output"]), str(data["output_sha256"]),
-                         int(data.get("frames", 0)), float(data.get("seconds", 0)),
-                         tuple(data.get("slates") or ()),
-                         data["plan"] if isinstance(data.get("plan"), dict) else None)
+        return EditEntry(
+            str(data["key"]),
+            str(data["output"]),
+            str(data["output_sha256"]),
+            int(data.get("frames", 0)),
+            float(data.get("seconds", 0)),
+            tuple(data.get("slates") or ()),
+            data["plan"] if isinstance(data.get("plan"), dict) else None,
+        )
     except (KeyError, TypeError, ValueError):
         return None  # the edit is simply stitched again
 
@@ -210,6 +243,7 @@ def _journal(folder: RenderDir) -> Iterator[tuple[str, ShotEntry]]:
 
 # ---- writing ---------------------------------------------------------------------------------
 
+
 class ManifestStore:
     """A render folder's manifest while a run records into it."""
 
@@ -228,8 +262,14 @@ class ManifestStore:
         """Note one shot's result durably: one appended line, not a rewrite of the whole file."""
         self.manifest.shots[shot_id] = entry
         self._changed.add(shot_id)
-        line = json.dumps({"shot": shot_id, "entry": _entry_json(entry)}, ensure_ascii=False,
-                          separators=(",", ":")).encode() + b"\n"
+        line = (
+            json.dumps(
+                {"shot": shot_id, "entry": _entry_json(entry)},
+                ensure_ascii=False,
+                separators=(",", ":"),
+            ).encode()
+            + b"\n"
+        )
         self.folder.root.mkdir(parents=True, exist_ok=True)
         with _locked(self.folder, fcntl.LOCK_SH):
             fd = os.open(self.folder.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -294,6 +334,7 @@ def _write_atomic(path: Path, data: dict[str, Any]) -> None:
 
 # ---- as plain JSON data, for callers that work on dicts ---------------------------------------
 
+
 def load_manifest(out_dir: Path) -> dict[str, Any]:
     """The manifest of the render folder ``out_dir`` as JSON data, upgraded to this version
     (an empty one when there is none, or when it is damaged: see read_manifest)."""
@@ -321,6 +362,7 @@ def save_manifest(out_dir: Path, data: dict[str, Any]) -> None:
 
 
 # ---- hashes ----------------------------------------------------------------------------------
+
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()

@@ -16,11 +16,33 @@ from pathlib import Path
 
 from storyboard.errors import MediaError
 
-__all__ = ["AUDIO_ARGS", "AUDIO_RATE", "BT709", "Colour", "IMAGE_FORMATS", "MAX_IMAGE_PIXELS",
-           "MOVFLAGS", "Probe", "X264_PARAMS", "audio_channels", "audio_problem", "colour_filter",
-           "colour_of", "cover_extent", "ffmpeg_exe", "fit_image", "fps_fraction",
-           "image_problem", "keyframe_interval", "load_image", "probe", "raw_video_input",
-           "read_audio", "untagged_colour", "video_args"]
+__all__ = [
+    "AUDIO_ARGS",
+    "AUDIO_RATE",
+    "BT709",
+    "Colour",
+    "IMAGE_FORMATS",
+    "MAX_IMAGE_PIXELS",
+    "MOVFLAGS",
+    "Probe",
+    "X264_PARAMS",
+    "audio_channels",
+    "audio_problem",
+    "colour_filter",
+    "colour_of",
+    "cover_extent",
+    "ffmpeg_exe",
+    "fit_image",
+    "fps_fraction",
+    "image_problem",
+    "keyframe_interval",
+    "load_image",
+    "probe",
+    "raw_video_input",
+    "read_audio",
+    "untagged_colour",
+    "video_args",
+]
 
 # One encoding for everything we write, so shots, transitions and the edit can be joined by
 # stream copy. A keyframe every second (and none elsewhere) lets the stitch copy shot bodies
@@ -29,9 +51,24 @@ __all__ = ["AUDIO_ARGS", "AUDIO_RATE", "BT709", "Colour", "IMAGE_FORMATS", "MAX_
 # Colour: BT.709 primaries, transfer and matrix, limited range, at every size (an SD or tiny
 # previs is a proxy of an HD edit; one rule keeps one set of tags in an edit). The tags go in
 # the H.264 stream and in the MP4's colr box, so no player or editor has to guess.
-X264_PARAMS = ["-crf", "20", "-pix_fmt", "yuv420p", "-sc_threshold", "0", "-bf", "0",
-               "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-               "-color_range", "tv"]
+X264_PARAMS = [
+    "-crf",
+    "20",
+    "-pix_fmt",
+    "yuv420p",
+    "-sc_threshold",
+    "0",
+    "-bf",
+    "0",
+    "-colorspace",
+    "bt709",
+    "-color_primaries",
+    "bt709",
+    "-color_trc",
+    "bt709",
+    "-color_range",
+    "tv",
+]
 X264_PRESET = "veryfast"
 AUDIO_RATE = 48_000
 AUDIO_ARGS = ["-c:a", "aac", "-b:a", "128k", "-ar", str(AUDIO_RATE)]
@@ -50,8 +87,15 @@ def video_args(fps: float) -> list[str]:
     They tag the stream but, from ffmpeg 7 on, primaries and transfer come from the frames:
     end the filter graph with ``colour_filter()`` (or feed ``raw_video_input``) as well.
     """
-    return ["-c:v", "libx264", "-preset", X264_PRESET, *X264_PARAMS,
-            "-g", str(keyframe_interval(fps))]
+    return [
+        "-c:v",
+        "libx264",
+        "-preset",
+        X264_PRESET,
+        *X264_PARAMS,
+        "-g",
+        str(keyframe_interval(fps)),
+    ]
 
 
 def colour_filter() -> str:
@@ -59,9 +103,11 @@ def colour_filter() -> str:
     is converted to limited-range BT.709 YUV 4:2:0 (swscale reads the frames' tags; it does
     nothing to a picture that is already so), and all four colour tags are set."""
     # accurate_rnd: without it a BT.601 -> BT.709 conversion comes out 2 levels dark
-    return ("scale=out_color_matrix=bt709:out_range=tv:"
-            "flags=bicubic+accurate_rnd+full_chroma_int,format=yuv420p,"
-            "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709")
+    return (
+        "scale=out_color_matrix=bt709:out_range=tv:"
+        "flags=bicubic+accurate_rnd+full_chroma_int,format=yuv420p,"
+        "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709"
+    )
 
 
 def untagged_colour(colour: Colour, width: int, height: int) -> str:
@@ -75,9 +121,24 @@ def untagged_colour(colour: Colour, width: int, height: int) -> str:
 
 def raw_video_input(width: int, height: int, fps: float) -> list[str]:
     """ffmpeg input options for YUV 4:2:0 frames we made ourselves: BT.709, limited range."""
-    return ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}",
-            "-r", str(fps_fraction(fps)), "-color_range", "tv", "-color_primaries", "bt709",
-            "-color_trc", "bt709", "-colorspace", "bt709"]
+    return [
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "-s",
+        f"{width}x{height}",
+        "-r",
+        str(fps_fraction(fps)),
+        "-color_range",
+        "tv",
+        "-color_primaries",
+        "bt709",
+        "-color_trc",
+        "bt709",
+        "-colorspace",
+        "bt709",
+    ]
 
 
 @cache
@@ -122,8 +183,12 @@ def colour_of(path: Path) -> Colour:
     """
     if _colr_says_bt709(path):
         return BT709
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                            capture_output=True, text=True, errors="replace")
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
     video = _VIDEO.search(result.stderr)
     return _colour(video[3] or "") if video else Colour()
 
@@ -148,20 +213,20 @@ def _colr_says_bt709(path: Path, head: int = 1 << 20) -> bool:
             return False
         start, end = found
     entry = start + 8  # stsd: version and flags, entry count
-    if data[entry + 4:entry + 8] != b"avc1":
+    if data[entry + 4 : entry + 8] != b"avc1":
         return False
-    size = int.from_bytes(data[entry:entry + 4], "big")
+    size = int.from_bytes(data[entry : entry + 4], "big")
     colr = _find_box(data, entry + 8 + 78, min(entry + size, end), b"colr")  # after its fields
-    return colr is not None and data[colr[0]:colr[0] + 11] == _BT709_NCLX
+    return colr is not None and data[colr[0] : colr[0] + 11] == _BT709_NCLX
 
 
 def _find_box(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
     """The body (start, end) of the first ``kind`` box among those from ``start`` to ``end``."""
     while start + 8 <= end:
-        size, name = int.from_bytes(data[start:start + 4], "big"), data[start + 4:start + 8]
+        size, name = int.from_bytes(data[start : start + 4], "big"), data[start + 4 : start + 8]
         header = 8
         if size == 1:
-            size, header = int.from_bytes(data[start + 8:start + 16], "big"), 16
+            size, header = int.from_bytes(data[start + 8 : start + 16], "big"), 16
         elif size == 0:
             size = end - start
         if size < header:
@@ -200,9 +265,23 @@ _FRAMES = re.compile(r"frame=\s*(\d+)")
 def probe(path: Path) -> Probe:
     """What ``path`` holds, read by ffmpeg itself; MediaError when it is not a playable video."""
     result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0", "-c", "copy",
-         "-f", "null", "-"],
-        capture_output=True, text=True, errors="replace",
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        errors="replace",
     )
     head = result.stderr
     duration, video = _DURATION.search(head), _VIDEO.search(head)
@@ -210,7 +289,7 @@ def probe(path: Path) -> Probe:
         last = head.strip().splitlines()[-1:] or ["no output"]
         raise MediaError(f"{path} is not a playable video: {last[0]}")
     h, m, s = duration.groups()
-    fps = _FPS.search(head[video.start():])
+    fps = _FPS.search(head[video.start() :])
     audio = _AUDIO.search(head)
     frames = _FRAMES.findall(head)
     return Probe(
@@ -227,15 +306,31 @@ def probe(path: Path) -> Probe:
     )
 
 
-_NOT_COLOUR = {"progressive", "top first", "bottom first", "top coded first", "bottom coded first",
-               "left", "center", "topleft", "top", "bottomleft", "bottom", "unknown"}
+_NOT_COLOUR = {
+    "progressive",
+    "top first",
+    "bottom first",
+    "top coded first",
+    "bottom coded first",
+    "left",
+    "center",
+    "topleft",
+    "top",
+    "bottomleft",
+    "bottom",
+    "unknown",
+}
 
 
 def _colour(details: str) -> Colour:
     """Colour tags from ffmpeg's "yuv420p(tv, bt709, progressive)": the range, then one name
     when matrix, primaries and transfer agree, else "matrix/primaries/transfer"."""
-    fields = {"range": "unknown", "primaries": "unknown", "transfer": "unknown",
-              "matrix": "unknown"}
+    fields = {
+        "range": "unknown",
+        "primaries": "unknown",
+        "transfer": "unknown",
+        "matrix": "unknown",
+    }
     for item in (part.strip() for part in details.split(",")):
         if item in ("tv", "pc"):
             fields["range"] = item
@@ -251,8 +346,12 @@ _CHANNELS = re.compile(r"Stream #\S+.*?: Audio: .*?, \d+ Hz, ([^,]+)")
 
 def audio_channels(path: Path) -> int:
     """1 for a mono first audio stream (or none), 2 for stereo or more (we mix to stereo)."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                            capture_output=True, text=True, errors="replace")
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
     match = _CHANNELS.search(result.stderr)
     if not match:
         return 1
@@ -265,8 +364,24 @@ def read_audio(path: Path, rate: int = 48_000):  # -> ndarray; numpy is imported
     import numpy as np
 
     result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
-         "-map", "0:a:0?", "-f", "f32le", "-ac", "1", "-ar", str(rate), "-"],
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0?",
+            "-f",
+            "f32le",
+            "-ac",
+            "1",
+            "-ar",
+            str(rate),
+            "-",
+        ],
         capture_output=True,
     )
     if result.returncode != 0:
@@ -313,8 +428,10 @@ def image_problem(path: Path) -> str | None:
 
 
 def _too_many_pixels(width: int, height: int) -> str:
-    return (f"is {width}x{height} pixels, more than {MAX_IMAGE_PIXELS:,}; use an image of at "
-            "most 8192x8192")
+    return (
+        f"is {width}x{height} pixels, more than {MAX_IMAGE_PIXELS:,}; use an image of at "
+        "most 8192x8192"
+    )
 
 
 def load_image(path: Path, keep_alpha: bool = False):  # -> PIL.Image.Image, upright
@@ -330,8 +447,9 @@ def load_image(path: Path, keep_alpha: bool = False):  # -> PIL.Image.Image, upr
         return upright.convert("RGBA" if keep_alpha and transparent else "RGB")
 
 
-def cover_extent(iw: int, ih: int, width: float, height: float, margin: float = 1.0
-                 ) -> tuple[float, float]:
+def cover_extent(
+    iw: int, ih: int, width: float, height: float, margin: float = 1.0
+) -> tuple[float, float]:
     """The size an iw x ih picture covers a width x height frame at: scaled to cover it, and
     clipped to ``margin`` times the frame on each side (so a 1000x1 strip stays small)."""
     k = max(width / iw, height / ih)
@@ -359,8 +477,7 @@ def fit_image(image, width: float, height: float, fit: str = "cover", margin: fl
     k = max(width / iw, height / ih)
     cw, ch = min(iw, ew / k), min(ih, eh / k)  # the part that shows (float error clipped)
     box = ((iw - cw) / 2, (ih - ch) / 2, (iw + cw) / 2, (ih + ch) / 2)
-    return image.resize((max(1, round(ew)), max(1, round(eh))), Image.Resampling.LANCZOS,
-                        box=box)
+    return image.resize((max(1, round(ew)), max(1, round(eh))), Image.Resampling.LANCZOS, box=box)
 
 
 def audio_problem(path: Path, timeout: float = 120.0) -> str | None:
@@ -371,9 +488,26 @@ def audio_problem(path: Path, timeout: float = 120.0) -> str | None:
     """
     try:
         result = subprocess.run(
-            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-xerror", "-i", str(path),
-             "-map", "0:a:0", "-f", "null", "-"],
-            capture_output=True, text=True, errors="replace", timeout=timeout)
+            [
+                ffmpeg_exe(),
+                "-hide_banner",
+                "-nostdin",
+                "-v",
+                "error",
+                "-xerror",
+                "-i",
+                str(path),
+                "-map",
+                "0:a:0",
+                "-f",
+                "null",
+                "-",
+            ],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return f"could not be decoded within {timeout:g} s"
     if result.returncode == 0:

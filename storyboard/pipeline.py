@@ -40,10 +40,31 @@ if TYPE_CHECKING:
     from storyboard.review.contact_sheet import ContactSheet
     from storyboard.review.page import ReviewPage
 
-__all__ = ["BuildResult", "CompiledShot", "CompiledStoryboard", "Options", "RenderResult",
-           "Settings", "build", "check_budget", "clean", "compile", "contact_sheet", "estimate",
-           "export", "load", "orphans", "plan", "resolve", "review", "shotlist", "status",
-           "stitch", "takes", "validate"]
+__all__ = [
+    "BuildResult",
+    "CompiledShot",
+    "CompiledStoryboard",
+    "Options",
+    "RenderResult",
+    "Settings",
+    "build",
+    "check_budget",
+    "clean",
+    "compile",
+    "contact_sheet",
+    "estimate",
+    "export",
+    "load",
+    "orphans",
+    "plan",
+    "resolve",
+    "review",
+    "shotlist",
+    "status",
+    "stitch",
+    "takes",
+    "validate",
+]
 
 HOSTED_JOBS = 4  # default remote jobs under way at once
 MAX_JOBS_PER_CORE = 4  # --jobs above this many per core is capped (previs renders use a core)
@@ -142,8 +163,14 @@ class BuildResult:
 
 # ---- the recipe ------------------------------------------------------------------------------
 
-def build(path: Path | str, options: Options = Options(), *, on_event: OnEvent = ignore,
-          on_problem: OnProblem | None = None) -> BuildResult:
+
+def build(
+    path: Path | str,
+    options: Options = Options(),
+    *,
+    on_event: OnEvent = ignore,
+    on_problem: OnProblem | None = None,
+) -> BuildResult:
     """Validate, compile, render and stitch; the edit is left out when shots failed."""
     compiled = compile(path, options, on_problem=on_problem)
     check_budget(compiled)
@@ -175,15 +202,20 @@ def _validate(path: Path, options: Options) -> Report:
     from storyboard.render.preflight import preflight
 
     try:
-        return validate_file(path, backend=options.backend, target=options.target,
-                             allow_outside_paths=options.allow_outside_paths,
-                             preflight=preflight)
+        return validate_file(
+            path,
+            backend=options.backend,
+            target=options.target,
+            allow_outside_paths=options.allow_outside_paths,
+            preflight=preflight,
+        )
     except TargetNotFound as exc:
         raise UsageError(exc.message) from None
 
 
-def compile(path: Path | str, options: Options = Options(), *,
-            on_problem: OnProblem | None = None) -> CompiledStoryboard:
+def compile(
+    path: Path | str, options: Options = Options(), *, on_problem: OnProblem | None = None
+) -> CompiledStoryboard:
     """Load the storyboard, resolve the settings, compile every prompt and render key."""
     from storyboard.render.stage import shot_keys
 
@@ -192,11 +224,11 @@ def compile(path: Path | str, options: Options = Options(), *,
         if on_problem is not None:
             on_problem(problem)
     settings = resolve(board, options)
-    prompts = compile_storyboard(board, options.templates,
-                                 allow_outside_paths=options.allow_outside_paths)
+    prompts = compile_storyboard(
+        board, options.templates, allow_outside_paths=options.allow_outside_paths
+    )
     keys = shot_keys(board, prompts, settings.backend, settings.folder.root)
-    shots = tuple(CompiledShot(s, p, keys[s.id])
-                  for s, p in zip(board.shots, prompts, strict=True))
+    shots = tuple(CompiledShot(s, p, keys[s.id]) for s, p in zip(board.shots, prompts, strict=True))
     return CompiledStoryboard(board, options, settings, shots, tuple(warnings))
 
 
@@ -208,9 +240,17 @@ def render(compiled: CompiledStoryboard, *, on_event: OnEvent = ignore) -> Rende
     for note in s.notes:
         on_event(Event("warning", message=note))
     on_event(Event("begin", count=len(compiled.chosen)))
-    results = render_storyboard(compiled.board, compiled.prompts, s.backend_name, s.folder.root,
-                                only=options.shots or None, jobs=s.jobs, force=options.force,
-                                on_event=legacy(on_event), config=s.config)
+    results = render_storyboard(
+        compiled.board,
+        compiled.prompts,
+        s.backend_name,
+        s.folder.root,
+        only=options.shots or None,
+        jobs=s.jobs,
+        force=options.force,
+        on_event=legacy(on_event),
+        config=s.config,
+    )
     return RenderResult(tuple(results))
 
 
@@ -219,24 +259,37 @@ def stitch(compiled: CompiledStoryboard, *, on_event: OnEvent = ignore) -> Stitc
     a warning event names renders older than the storyboard (``build`` renders them first)."""
     stale = [s.shot_id for s in status(compiled) if s.state == "stale"]
     if stale:
-        on_event(Event("warning", message="stitching renders older than the storyboard: "
-                       f"{', '.join(stale)} (storyboard build renders them again first)"))
+        on_event(
+            Event(
+                "warning",
+                message="stitching renders older than the storyboard: "
+                f"{', '.join(stale)} (storyboard build renders them again first)",
+            )
+        )
     return _stitch(compiled, on_event)
 
 
 def _stitch(compiled: CompiledStoryboard, on_event: OnEvent) -> StitchResult:
     from storyboard.edit.stitch import stitch as stitch_edit
 
-    return stitch_edit(compiled.board, compiled.settings.folder.root,
-                       allow_missing=compiled.options.allow_missing, on_event=legacy(on_event))
+    return stitch_edit(
+        compiled.board,
+        compiled.settings.folder.root,
+        allow_missing=compiled.options.allow_missing,
+        on_event=legacy(on_event),
+    )
 
 
 def status(compiled: CompiledStoryboard, *, on_event: OnEvent = ignore) -> list[ShotState]:
     """Each shot: rendered, stale, missing or failed."""
     from storyboard.render.stage import shot_states
 
-    return shot_states(compiled.board, compiled.prompts, compiled.settings.backend_name,
-                       compiled.settings.folder.root)
+    return shot_states(
+        compiled.board,
+        compiled.prompts,
+        compiled.settings.backend_name,
+        compiled.settings.folder.root,
+    )
 
 
 def estimate(compiled: CompiledStoryboard) -> Estimate:
@@ -244,8 +297,14 @@ def estimate(compiled: CompiledStoryboard) -> Estimate:
     from storyboard.render.estimate import estimate as estimate_shots
 
     s = compiled.settings
-    return estimate_shots(compiled.board, compiled.prompts, s.backend_name, s.folder.root,
-                          s.jobs, compiled.options.shots or None)
+    return estimate_shots(
+        compiled.board,
+        compiled.prompts,
+        s.backend_name,
+        s.folder.root,
+        s.jobs,
+        compiled.options.shots or None,
+    )
 
 
 def takes(compiled: CompiledStoryboard) -> list[Take]:
@@ -253,8 +312,12 @@ def takes(compiled: CompiledStoryboard) -> list[Take]:
     ``takes``)."""
     from storyboard.render.takes import shot_takes
 
-    found = shot_takes(compiled.board, compiled.prompts, compiled.settings.backend_name,
-                       compiled.settings.folder.root)
+    found = shot_takes(
+        compiled.board,
+        compiled.prompts,
+        compiled.settings.backend_name,
+        compiled.settings.folder.root,
+    )
     return [t for c in compiled.chosen for t in found[c.shot.id]]
 
 
@@ -274,10 +337,15 @@ def export(compiled: CompiledStoryboard, fmt: str, dest: Path | None = None) -> 
 
     folder = compiled.settings.folder
     dest = dest or folder.root / f"{compiled.board.stem}{FORMATS[fmt].suffix}"
-    if dest.is_dir() or dest.resolve() == compiled.board.path.resolve() or \
-            dest.resolve().parent == folder.shots.resolve():
-        raise UsageError(f"--out {dest}: name a new file for the export (not a folder, the "
-                         "storyboard or a render)")
+    if (
+        dest.is_dir()
+        or dest.resolve() == compiled.board.path.resolve()
+        or dest.resolve().parent == folder.shots.resolve()
+    ):
+        raise UsageError(
+            f"--out {dest}: name a new file for the export (not a folder, the "
+            "storyboard or a render)"
+        )
     return export_plan(plan(compiled), fmt, dest)
 
 
@@ -300,19 +368,26 @@ def review(compiled: CompiledStoryboard, dest: Path | None = None) -> ReviewPage
     from storyboard.review.page import write_review
 
     s = compiled.settings
-    return write_review(compiled.board, compiled.prompts, s.backend_name, s.folder.root,
-                        dest or s.folder.root / "review")
+    return write_review(
+        compiled.board,
+        compiled.prompts,
+        s.backend_name,
+        s.folder.root,
+        dest or s.folder.root / "review",
+    )
 
 
-def contact_sheet(compiled: CompiledStoryboard, fmt: str = "png",
-                  dest: Path | None = None) -> ContactSheet:
+def contact_sheet(
+    compiled: CompiledStoryboard, fmt: str = "png", dest: Path | None = None
+) -> ContactSheet:
     """Key frames of every shot's circled take in a grid, as ``png`` or ``pdf``."""
     from storyboard.review.contact_sheet import write_contact_sheet
 
     s = compiled.settings
     dest = dest or s.folder.root / f"{compiled.board.stem}-contact.{fmt}"
-    return write_contact_sheet(compiled.board, compiled.prompts, s.backend_name,
-                               s.folder.root, dest, fmt)
+    return write_contact_sheet(
+        compiled.board, compiled.prompts, s.backend_name, s.folder.root, dest, fmt
+    )
 
 
 def orphans(compiled: CompiledStoryboard) -> Orphans:
@@ -343,18 +418,30 @@ def check_budget(compiled: CompiledStoryboard) -> None:
     if budget is None:
         return
     plan = estimate(compiled)
-    cost = plan.cost if not compiled.options.force else sum(
-        (s.rendered_seconds * s.price_per_second) if s.price_per_second is not None
-        else math.inf
-        for s in plan.shots)
+    cost = (
+        plan.cost
+        if not compiled.options.force
+        else sum(
+            (s.rendered_seconds * s.price_per_second)
+            if s.price_per_second is not None
+            else math.inf
+            for s in plan.shots
+        )
+    )
     if cost is None or cost > budget:
-        shown = "an unknown amount (no price for this model: set render.capabilities." \
-                "price_per_second)" if cost is None or math.isinf(cost) else f"${cost:.2f}"
-        raise BudgetExceeded(f"the shots to render would cost {shown}, over the budget of "
-                             f"${budget:.2f}; nothing was sent")
+        shown = (
+            "an unknown amount (no price for this model: set render.capabilities.price_per_second)"
+            if cost is None or math.isinf(cost)
+            else f"${cost:.2f}"
+        )
+        raise BudgetExceeded(
+            f"the shots to render would cost {shown}, over the budget of "
+            f"${budget:.2f}; nothing was sent"
+        )
 
 
 # ---- settings --------------------------------------------------------------------------------
+
 
 def resolve(board: Storyboard, options: Options) -> Settings:
     """The backend, render folder, jobs and backend configuration for this storyboard."""
@@ -363,9 +450,12 @@ def resolve(board: Storyboard, options: Options) -> Settings:
     name = options.backend or board.render.backend
     backend = load_backend(name)
     jobs, notes = _jobs(options.jobs, backend)
-    config = BackendConfig(render=board.render, base_url=options.base_url,
-                           allow_insecure_http=options.allow_insecure_http,
-                           env=dict(os.environ if options.env is None else options.env))
+    config = BackendConfig(
+        render=board.render,
+        base_url=options.base_url,
+        allow_insecure_http=options.allow_insecure_http,
+        env=dict(os.environ if options.env is None else options.env),
+    )
     return Settings(name, backend, render_dir(board, options.out), jobs, config, tuple(notes))
 
 
@@ -373,14 +463,17 @@ def render_dir(board: Storyboard, out: Path | None) -> RenderDir:
     """``out`` or ``renders/<stem>/`` beside the storyboard; UsageError when unusable."""
     if out is None:
         if board.stem in ("", ".", "..") or board.stem.startswith("."):
-            raise UsageError(f"{board.path}: cannot name a render folder after this file "
-                             f"(renders/{board.stem}/); rename it or pass --out DIR")
+            raise UsageError(
+                f"{board.path}: cannot name a render folder after this file "
+                f"(renders/{board.stem}/); rename it or pass --out DIR"
+            )
         return RenderDir(board.folder / "renders" / board.stem, board.stem, board.render.target)
     if not str(out):
         raise UsageError("--out is empty; name a folder")
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: is a file, not a folder; name a folder (it is created "
-                         "when missing)")
+        raise UsageError(
+            f"--out {out}: is a file, not a folder; name a folder (it is created when missing)"
+        )
     return RenderDir(out, board.stem, board.render.target)
 
 
@@ -415,8 +508,10 @@ def _with_takes(board: Storyboard, count: int | None) -> Storyboard:
         return board
     beyond = [s.id for s in board.shots if s.circle > count]
     if beyond:
-        raise UsageError(f"--takes {count} leaves out the circled take of {', '.join(beyond)}; "
-                         "circle another take or ask for more")
+        raise UsageError(
+            f"--takes {count} leaves out the circled take of {', '.join(beyond)}; "
+            "circle another take or ask for more"
+        )
     return replace(board, shots=tuple(replace(s, takes=count) for s in board.shots))
 
 
@@ -427,4 +522,3 @@ def _check_shots(board: Storyboard, wanted: Sequence[str]) -> None:
     for shot_id in wanted:
         if shot_id not in ids:
             raise UsageError(f"no shot '{shot_id}' in {board.path}{did_you_mean(shot_id, ids)}")
-

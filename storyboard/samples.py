@@ -44,8 +44,15 @@ def draw_scene(name: str, width: int = 640, height: int = 360) -> Image:
 
 def _lighthouse(draw, x: int, horizon: int, height: int) -> None:
     w, h = max(height // 24, 4), int(height * 0.3)
-    draw.polygon([(x - w, horizon), (x + w, horizon), (x + w * 0.6, horizon - h),
-                  (x - w * 0.6, horizon - h)], fill=(235, 235, 228))
+    draw.polygon(
+        [
+            (x - w, horizon),
+            (x + w, horizon),
+            (x + w * 0.6, horizon - h),
+            (x - w * 0.6, horizon - h),
+        ],
+        fill=(235, 235, 228),
+    )
     for k in range(1, 4):
         y = horizon - h * k / 4
         draw.rectangle([x - w * 0.9, y - h / 16, x + w * 0.9, y], fill=(190, 40, 40))
@@ -58,8 +65,12 @@ def _figure(draw, x: int, height: int, accent: tuple[int, int, int]) -> None:
     top = int(height * 0.38)
     draw.ellipse([x - head, top, x + head, top + 2 * head], fill=(225, 190, 160))
     draw.ellipse([x - head, top - head // 3, x + head, top + head], fill=(200, 200, 210))
-    coat = [(x - head * 2.2, height), (x + head * 2.2, height),
-            (x + head * 1.3, top + 2 * head), (x - head * 1.3, top + 2 * head)]
+    coat = [
+        (x - head * 2.2, height),
+        (x + head * 2.2, height),
+        (x + head * 1.3, top + 2 * head),
+        (x - head * 1.3, top + 2 * head),
+    ]
     draw.polygon(coat, fill=accent)
 
 

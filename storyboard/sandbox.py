@@ -66,18 +66,25 @@ class _Generator(CodeGenerator):
         self.write("))")
 
 
-
 class TemplateSandbox(SandboxedEnvironment):
     """A SandboxedEnvironment that allows a short list of things instead of refusing a few."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
     code_generator_class = _Generator
 
-    def __init__(self, loader: jinja2.BaseLoader, filters: dict[str, Callable[..., Any]],
-                 untrusted: Path | None = None) -> None:
+    def __init__(
+        self,
+        loader: jinja2.BaseLoader,
+        filters: dict[str, Callable[..., Any]],
+        untrusted: Path | None = None,
+    ) -> None:
         self.untrusted = f"{untrusted}{os.sep}" if untrusted is not None else None
-        super().__init__(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
-                         keep_trailing_newline=False)
+        super().__init__(
+            loader=loader,
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+        )
         builtin = {name: self.filters[name] for name in ALLOWED_FILTERS}
         builtin["join"], builtin["replace"] = _bounded_join, _bounded_replace
         self.filters = {**builtin, **filters}
@@ -121,8 +128,10 @@ class TemplateSandbox(SandboxedEnvironment):
     def _refuse(self, obj: Any, name: str) -> Any:
         if isinstance(obj, jinja2.Undefined):
             return obj._fail_with_undefined_error()
-        raise SecurityError(f"'{name}' is not allowed: in a template only mappings have fields "
-                            f"(this is a {_kind(obj)}); use filters (| upper, | length, ...)")
+        raise SecurityError(
+            f"'{name}' is not allowed: in a template only mappings have fields "
+            f"(this is a {_kind(obj)}); use filters (| upper, | length, ...)"
+        )
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         if isinstance(__obj, jinja2.Undefined):
@@ -131,13 +140,15 @@ class TemplateSandbox(SandboxedEnvironment):
             raise SecurityError(
                 f"calling {_describe(__obj)} is not allowed: a template may call only its own "
                 "macros, super() and range(); use filters (| upper, | join(', '), ...) instead "
-                "of methods")
+                "of methods"
+            )
         return __context.call(__obj, *args, **kwargs)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "%" and isinstance(left, str):
-            raise SecurityError("'%' string formatting is not allowed in templates; join "
-                                "values with ~ instead")
+            raise SecurityError(
+                "'%' string formatting is not allowed in templates; join values with ~ instead"
+            )
         _check_binop(operator, left, right)
         return self.binop_table[operator](left, right)
 
@@ -146,8 +157,15 @@ _JINJA_OBJECTS = (LoopContext, TemplateReference, BlockReference, Macro)
 
 
 def _kind(obj: Any) -> str:
-    return {str: "string", int: "number", float: "number", bool: "boolean", list: "list",
-            tuple: "list", range: "range"}.get(type(obj), type(obj).__name__)
+    return {
+        str: "string",
+        int: "number",
+        float: "number",
+        bool: "boolean",
+        list: "list",
+        tuple: "list",
+        range: "range",
+    }.get(type(obj), type(obj).__name__)
 
 
 def _describe(obj: Any) -> str:
@@ -165,8 +183,10 @@ def _size(value: Any) -> int:
 
 
 def _too_big(what: str, size: float) -> TemplateLimit:
-    return TemplateLimit(f"{what} would make a value of {size:,.0f} characters or items; a "
-                         f"template may make at most {MAX_VALUE:,}")
+    return TemplateLimit(
+        f"{what} would make a value of {size:,.0f} characters or items; a "
+        f"template may make at most {MAX_VALUE:,}"
+    )
 
 
 def _check_binop(operator: str, left: Any, right: Any) -> None:
@@ -223,12 +243,14 @@ def _bounded_replace(s: Any, old: str, new: str, count: int | None = None) -> st
 def _bounded_range(*args: int) -> range:
     rng = range(*args)
     if len(rng) > MAX_RANGE:
-        raise TemplateLimit(f"range() of {len(rng):,} numbers; a template may count to "
-                            f"{MAX_RANGE:,}")
+        raise TemplateLimit(
+            f"range() of {len(rng):,} numbers; a template may count to {MAX_RANGE:,}"
+        )
     return rng
 
 
 # ---- bounds on time, memory and output ------------------------------------------------------
+
 
 def guarded(parts: Iterator[str], seconds: float | None = None) -> str:
     """Join a template's output while holding it to the time, memory and output bounds."""
@@ -297,22 +319,26 @@ def _rss() -> int:
 
 # ---- where templates come from --------------------------------------------------------------
 
+
 class FolderLoader(jinja2.BaseLoader):
     """Templates from one folder: regular files that resolve inside it, of a bounded size."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder.resolve()
 
-    def get_source(self, environment: jinja2.Environment, template: str
-                   ) -> tuple[str, str, Callable[[], bool]]:
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
         pieces = jinja2.loaders.split_template_path(template)
         path = self.folder.joinpath(*pieces)
         if not path.is_file():
             raise jinja2.TemplateNotFound(template)
         real = path.resolve()
         if not real.is_relative_to(self.folder):
-            raise SecurityError(f"template {template} resolves to {real}, outside the templates "
-                                "folder; copy the file in instead of linking to it")
+            raise SecurityError(
+                f"template {template} resolves to {real}, outside the templates "
+                "folder; copy the file in instead of linking to it"
+            )
         if real.stat().st_size > MAX_TEMPLATE_BYTES:
             raise TemplateLimit(f"template {template} is over {MAX_TEMPLATE_BYTES // 1024} KiB")
         try:

@@ -46,7 +46,6 @@ shots:
 """
 
 
-
 def board_name(folder: Path) -> str:
     """The starter board is named after its folder, so each project's edit has its own name
     (``my-film/my-film.yaml`` renders to ``renders/my-film/my-film.mp4``)."""

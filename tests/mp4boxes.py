@@ -33,10 +33,10 @@ class Movie:
 
 def _boxes(data: bytes, start: int, end: int):
     while start + 8 <= end:
-        size, kind = struct.unpack(">I4s", data[start:start + 8])
+        size, kind = struct.unpack(">I4s", data[start : start + 8])
         header = 8
         if size == 1:
-            size, header = struct.unpack(">Q", data[start + 8:start + 16])[0], 16
+            size, header = struct.unpack(">Q", data[start + 8 : start + 16])[0], 16
         elif size == 0:
             size = end - start
         yield kind, start + header, start + size
@@ -59,9 +59,11 @@ def _walk(data: bytes, start: int, end: int, movie: Movie, track: Track | None) 
             _walk(data, body, stop, movie, track)
         elif kind == b"mvhd":
             v = data[body]
-            movie.timescale, movie.duration = (struct.unpack(">II", data[body + 12:body + 20])
-                                               if v == 0 else
-                                               struct.unpack(">IQ", data[body + 20:body + 32]))
+            movie.timescale, movie.duration = (
+                struct.unpack(">II", data[body + 12 : body + 20])
+                if v == 0
+                else struct.unpack(">IQ", data[body + 20 : body + 32])
+            )
         elif track is not None:
             _leaf(data, kind, body, stop, track)
 
@@ -70,25 +72,27 @@ def _leaf(data: bytes, kind: bytes, body: int, stop: int, track: Track) -> None:
     if kind == b"mdhd":
         v = data[body]
         track.timescale, track.media_duration = (
-            struct.unpack(">II", data[body + 12:body + 20]) if v == 0 else
-            struct.unpack(">IQ", data[body + 20:body + 32]))
+            struct.unpack(">II", data[body + 12 : body + 20])
+            if v == 0
+            else struct.unpack(">IQ", data[body + 20 : body + 32])
+        )
     elif kind == b"hdlr":
-        track.handler = data[body + 8:body + 12].decode()
+        track.handler = data[body + 8 : body + 12].decode()
     elif kind == b"elst":
-        v, count = data[body], struct.unpack(">I", data[body + 4:body + 8])[0]
+        v, count = data[body], struct.unpack(">I", data[body + 4 : body + 8])[0]
         fmt, size = (">Ii", 12) if v == 0 else (">Qq", 20)
         for n in range(count):
             at = body + 8 + n * size
-            track.edits.append(struct.unpack(fmt, data[at:at + size - 4]))
+            track.edits.append(struct.unpack(fmt, data[at : at + size - 4]))
     elif kind == b"stsd":
         entry = body + 8
-        entry_kind = data[entry + 4:entry + 8]
+        entry_kind = data[entry + 4 : entry + 8]
         if entry_kind == b"mp4a":
-            track.channels = struct.unpack(">H", data[entry + 24:entry + 26])[0]
+            track.channels = struct.unpack(">H", data[entry + 24 : entry + 26])[0]
         elif entry_kind == b"avc1":
-            size = struct.unpack(">I", data[entry:entry + 4])[0]
+            size = struct.unpack(">I", data[entry : entry + 4])[0]
             for child, cbody, _ in _boxes(data, entry + 8 + 78, entry + size):
                 if child == b"colr":
-                    kind4 = data[cbody:cbody + 4].decode()
-                    p, t, m = struct.unpack(">HHH", data[cbody + 4:cbody + 10])
+                    kind4 = data[cbody : cbody + 4].decode()
+                    p, t, m = struct.unpack(">HHH", data[cbody + 4 : cbody + 10])
                     track.colr = (kind4, p, t, m, bool(data[cbody + 10] & 0x80))

@@ -42,8 +42,10 @@ def test_warnings_fail_under_strict() -> None:
 def test_python_tag_is_never_executed(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     board = tmp_path / "evil.yaml"
-    board.write_text(f"version: 1\ntitle: !!python/object/apply:os.system ['touch {marker}']\n"
-                     "shots: [{id: a, action: x}]\n")
+    board.write_text(
+        f"version: 1\ntitle: !!python/object/apply:os.system ['touch {marker}']\n"
+        "shots: [{id: a, action: x}]\n"
+    )
     result = run_cli("validate", board)
     assert result.returncode == 1
     assert "is not allowed" in result.stdout
@@ -60,8 +62,10 @@ def test_alias_bomb_fails_fast() -> None:
 def test_truly_empty_file(tmp_path: Path) -> None:
     (tmp_path / "empty.yaml").write_bytes(b"")
     result = run_cli("validate", "empty.yaml", cwd=tmp_path)
-    assert result.stdout.strip() == ("empty.yaml:1:1: error: the file is empty; a storyboard "
-                                      "needs at least 'version', 'title' and 'shots'")
+    assert result.stdout.strip() == (
+        "empty.yaml:1:1: error: the file is empty; a storyboard "
+        "needs at least 'version', 'title' and 'shots'"
+    )
 
 
 def test_outside_paths_allowed_on_request() -> None:
@@ -70,11 +74,15 @@ def test_outside_paths_allowed_on_request() -> None:
 
 
 def test_many_files_at_once_report_all() -> None:
-    result = run_cli("validate", "beats-overrun.yaml", "unknown-cast.yaml", "no-action.yaml",
-                     cwd=CASES)
+    result = run_cli(
+        "validate", "beats-overrun.yaml", "unknown-cast.yaml", "no-action.yaml", cwd=CASES
+    )
     assert result.returncode == 1
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
-        "beats-overrun.yaml", "unknown-cast.yaml", "no-action.yaml"]
+        "beats-overrun.yaml",
+        "unknown-cast.yaml",
+        "no-action.yaml",
+    ]
 
 
 def test_github_format() -> None:
@@ -108,15 +116,23 @@ def test_a_file_name_with_a_line_break_is_refused_and_shown_escaped(tmp_path: Pa
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         "new\\nline.yaml: error: the file name contains a control character (a line break?); "
-        "rename the file"]
+        "rename the file"
+    ]
 
 
 @pytest.mark.parametrize("case", ["image-bomb.yaml", "image-bomb-warning.yaml"])
 def test_decompression_bombs_are_refused_without_decoding(case: str) -> None:
-    script = ("import resource, sys\nfrom storyboard.cli import main\ncode = main(sys.argv[1:])\n"
-              "print('peak-kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-              "file=sys.stderr)\nsys.exit(code)\n")
-    result = subprocess.run([sys.executable, "-W", "error", "-c", script, "validate", case],
-                            cwd=CASES, capture_output=True, text=True, timeout=60)
+    script = (
+        "import resource, sys\nfrom storyboard.cli import main\ncode = main(sys.argv[1:])\n"
+        "print('peak-kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+        "file=sys.stderr)\nsys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script, "validate", case],
+        cwd=CASES,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1 and "too many pixels" in result.stdout
     assert int(result.stderr.split("peak-kb ")[1].split()[0]) < 200 * 1024

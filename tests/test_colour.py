@@ -27,8 +27,9 @@ KR, KB = 0.2126, 0.0722  # BT.709's luma weights of red and blue
 def make_board(folder: Path, shots: str, size: str = "160x90", extra: str = "") -> Path:
     Image.new("RGB", (32, 18), COLOUR).save(folder / "colour.png")
     path = folder / "colour.yaml"
-    path.write_text(f"version: 1\ntitle: Colour\noutput: {{size: {size}, fps: 24}}\n"
-                    f"{extra}\nshots:\n{shots}")
+    path.write_text(
+        f"version: 1\ntitle: Colour\noutput: {{size: {size}, fps: 24}}\n{extra}\nshots:\n{shots}"
+    )
     return path
 
 
@@ -38,11 +39,33 @@ def out_dir(folder: Path) -> Path:
 
 def vui(path: Path) -> dict[str, int]:
     """The colour fields of the H.264 stream's VUI, as ffmpeg's trace_headers reads them."""
-    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path), "-map", "0:v:0",
-                          "-c", "copy", "-bsf:v", "trace_headers", "-frames:v", "1",
-                          "-f", "null", "-"], capture_output=True, text=True).stderr
-    fields = ("video_full_range_flag", "colour_primaries", "transfer_characteristics",
-              "matrix_coefficients")
+    log = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            "-bsf:v",
+            "trace_headers",
+            "-frames:v",
+            "1",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+    ).stderr
+    fields = (
+        "video_full_range_flag",
+        "colour_primaries",
+        "transfer_characteristics",
+        "matrix_coefficients",
+    )
     found = re.findall(rf"({'|'.join(fields)})\s+\S+ = (\d+)", log)
     return {name: int(value) for name, value in found}
 
@@ -52,20 +75,46 @@ def assert_tagged_bt709(path: Path) -> None:
     assert (colour.range, colour.primaries, colour.transfer, colour.matrix) == BT709
     [video] = [t for t in read_movie(path).tracks if t.handler == "vide"]
     assert video.colr == ("nclx", 1, 1, 1, False)  # BT.709 x3, limited range
-    assert vui(path) == {"video_full_range_flag": 0, "colour_primaries": 1,
-                         "transfer_characteristics": 1, "matrix_coefficients": 1}
+    assert vui(path) == {
+        "video_full_range_flag": 0,
+        "colour_primaries": 1,
+        "transfer_characteristics": 1,
+        "matrix_coefficients": 1,
+    }
 
 
 def decoded_yuv(path: Path, t: float, width: int, height: int) -> np.ndarray:
     """The frame at ``t`` as stored (Y, Cb, Cr per pixel, chroma repeated), no conversion."""
-    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{t}", "-i", str(path),
-                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
-                         capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-ss",
+            f"{t}",
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     planes = np.frombuffer(raw, np.uint8).astype(np.float64)
-    luma = planes[:width * height].reshape(height, width)
+    luma = planes[: width * height].reshape(height, width)
     quarter = width * height // 4
-    cb, cr = (planes[width * height + k * quarter:][:quarter].reshape(height // 2, width // 2)
-              .repeat(2, 0).repeat(2, 1) for k in (0, 1))
+    cb, cr = (
+        planes[width * height + k * quarter :][:quarter]
+        .reshape(height // 2, width // 2)
+        .repeat(2, 0)
+        .repeat(2, 1)
+        for k in (0, 1)
+    )
     return np.stack([luma, cb, cr], axis=-1)
 
 
@@ -82,20 +131,39 @@ def standard_rgb(yuv: np.ndarray, kr: float = KR, kb: float = KB) -> np.ndarray:
 def ffmpeg_rgb(path: Path, t: float, width: int, height: int) -> np.ndarray:
     """The frame at ``t`` converted to RGB by ffmpeg, which follows the file's tags (rounding
     accurately: its default is up to 6 levels off)."""
-    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{t}", "-i", str(path),
-                          "-frames:v", "1", "-vf", "scale=flags=accurate_rnd+full_chroma_int",
-                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-ss",
+            f"{t}",
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=flags=accurate_rnd+full_chroma_int",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, np.uint8).reshape(height, width, 3).astype(np.float64)
 
 
 def centre(frame: np.ndarray) -> np.ndarray:
     h, w = frame.shape[:2]
-    return frame[h // 4:3 * h // 4, w // 4:3 * w // 4].reshape(-1, 3).mean(axis=0)
+    return frame[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].reshape(-1, 3).mean(axis=0)
 
 
-def assert_pixels_are(path: Path, t: float, width: int, height: int,
-                      colour: tuple[int, int, int] = COLOUR) -> None:
+def assert_pixels_are(
+    path: Path, t: float, width: int, height: int, colour: tuple[int, int, int] = COLOUR
+) -> None:
     by_standard = centre(standard_rgb(decoded_yuv(path, t, width, height)))
     by_tags = centre(ffmpeg_rgb(path, t, width, height))
     assert np.abs(by_standard - colour).max() <= TOLERANCE, by_standard
@@ -126,8 +194,12 @@ SAME_COLOUR_DISSOLVE = """\
 
 
 def test_the_stitched_edit_bodies_and_transitions_are_bt709(tmp_path: Path) -> None:
-    result = run_cli("build", make_board(tmp_path, SAME_COLOUR_DISSOLVE,
-                                         extra="render: {overlays: false}"), "--jobs", "2")
+    result = run_cli(
+        "build",
+        make_board(tmp_path, SAME_COLOUR_DISSOLVE, extra="render: {overlays: false}"),
+        "--jobs",
+        "2",
+    )
     assert result.returncode == 0, result.stderr
     edit = Path(result.stdout.strip())
     assert_tagged_bt709(edit)
@@ -153,13 +225,35 @@ def test_a_slate_is_bt709(tmp_path: Path) -> None:
 
 def bt601_copy(source: Path, dest: Path) -> None:
     """``source`` as the project encoded it before: BT.601 pixels, smpte170m tags."""
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), "-map", "0",
-                    "-vf", "scale=out_color_matrix=bt601:out_range=tv:flags=accurate_rnd,"
-                    "format=yuv420p,"
-                    "setparams=colorspace=smpte170m:color_primaries=smpte170m:"
-                    "color_trc=smpte170m:range=tv",
-                    "-c:v", "libx264", "-bf", "0", "-sc_threshold", "0", "-g", "24",
-                    "-c:a", "copy", str(dest)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(source),
+            "-map",
+            "0",
+            "-vf",
+            "scale=out_color_matrix=bt601:out_range=tv:flags=accurate_rnd,"
+            "format=yuv420p,"
+            "setparams=colorspace=smpte170m:color_primaries=smpte170m:"
+            "color_trc=smpte170m:range=tv",
+            "-c:v",
+            "libx264",
+            "-bf",
+            "0",
+            "-sc_threshold",
+            "0",
+            "-g",
+            "24",
+            "-c:a",
+            "copy",
+            str(dest),
+        ],
+        check=True,
+    )
 
 
 def test_an_older_bt601_render_is_converted_by_the_stitch(tmp_path: Path) -> None:
@@ -200,8 +294,9 @@ def test_downloads_end_up_bt709_with_their_colours(tmp_path: Path, colour: str) 
         api.faults = Faults(colour=colour)
         board = tmp_path / "colour.yaml"
         board.write_text(HOSTED)
-        result = run_cli("render", board, "--base-url", api.url,
-                         env={"OPENAI_API_KEY": "sk-colour"})
+        result = run_cli(
+            "render", board, "--base-url", api.url, env={"OPENAI_API_KEY": "sk-colour"}
+        )
         assert result.returncode == 0, result.stderr
         served = tmp_path / "served.mp4"
         served.write_bytes(api.video("160x90", 1, colour=colour))
@@ -216,4 +311,3 @@ def test_downloads_end_up_bt709_with_their_colours(tmp_path: Path, colour: str) 
     if colour == "untagged":
         seen = centre(standard_rgb(decoded_yuv(served, 0.5, 160, 90), 0.299, 0.114))
     assert_pixels_are(shot, 0.5, 160, 90, tuple(int(round(v)) for v in seen))
-

@@ -21,13 +21,17 @@ def portrait_prompt(templates: Path | None = None):
 
 def test_seed_example_compiles_to_the_five_parts() -> None:
     p = portrait_prompt()
-    assert p.framing == ("Close-up on a 50mm lens at eye level, shallow depth of field, "
-                         "subject centered.")
-    assert p.action.startswith("The camera dollies in and pans left. Mara raises her right hand "
-                               "halfway, then looks toward the sea.")
+    assert p.framing == (
+        "Close-up on a 50mm lens at eye level, shallow depth of field, subject centered."
+    )
+    assert p.action.startswith(
+        "The camera dollies in and pans left. Mara raises her right hand "
+        "halfway, then looks toward the sea."
+    )
     assert "a woman in her thirties, short silver hair, yellow raincoat" in p.action
-    assert p.timing == ("Static for 0.5 s, then a 2 s dolly in, a 1 s hold and a 1.5 s pan left. "
-                        "5 s in all.")
+    assert p.timing == (
+        "Static for 0.5 s, then a 2 s dolly in, a 1 s hold and a 1.5 s pan left. 5 s in all."
+    )
     assert p.lighting == "Golden hour, soft rim light, light haze."
     assert p.audio == "Ambient sound: distant traffic, faint birdsong. Music: soft acoustic guitar."
 
@@ -36,8 +40,10 @@ def test_parts_stand_in_order_then_style_then_constraints() -> None:
     p = portrait_prompt()
     order = [p.text.index(getattr(p, name)) for name in (*PART_NAMES, "style", "constraints")]
     assert order == sorted(order)
-    assert p.text.endswith("Keep unchanged: the yellow raincoat; the lighthouse in the background."
-                           " May change: background clutter may be removed.")
+    assert p.text.endswith(
+        "Keep unchanged: the yellow raincoat; the lighthouse in the background."
+        " May change: background clutter may be removed."
+    )
 
 
 def test_notes_never_reach_the_prompt() -> None:
@@ -56,8 +62,9 @@ def test_audio_part_left_out_when_silent(tmp_path: Path) -> None:
 def test_remix_states_its_edit_and_inherits() -> None:
     board, _ = load_storyboard(EXAMPLES / "remix.yaml")
     source, remix, extension = compile_storyboard(board)
-    assert remix.text.startswith("Edit of the source video: Keep everything identical but make the "
-                                 "raincoat bright orange.\n")
+    assert remix.text.startswith(
+        "Edit of the source video: Keep everything identical but make the raincoat bright orange.\n"
+    )
     assert remix.framing == source.framing and remix.timing == source.timing
     assert "May change: the raincoat's colour." in remix.text
     assert extension.text.startswith("Continuation of the source video, from its last frame.\n")
@@ -66,8 +73,10 @@ def test_remix_states_its_edit_and_inherits() -> None:
 
 def test_defaults_merge_deeply(tmp_path: Path) -> None:
     board = tmp_path / "b.yaml"
-    board.write_text("version: 1\ntitle: T\ndefaults:\n  lighting: {time: night, key: neon}\n"
-                     "  seconds: 2\nshots:\n  - {id: a, action: x, lighting: {key: moonlight}}\n")
+    board.write_text(
+        "version: 1\ntitle: T\ndefaults:\n  lighting: {time: night, key: neon}\n"
+        "  seconds: 2\nshots:\n  - {id: a, action: x, lighting: {key: moonlight}}\n"
+    )
     story, _ = load_storyboard(board)
     assert story.shots[0].seconds == 2
     assert compile_storyboard(story)[0].lighting == "Night, moonlight."
@@ -112,8 +121,10 @@ def test_json_output_has_every_field(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_example_validates_and_compiles_identically(example: Path) -> None:
-    runs = [run_cli("compile", example, "--format", "json", env={"PYTHONHASHSEED": seed})
-            for seed in ("1", "2")]
+    runs = [
+        run_cli("compile", example, "--format", "json", env={"PYTHONHASHSEED": seed})
+        for seed in ("1", "2")
+    ]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr
     assert runs[0].stdout == runs[1].stdout
     for shot in json.loads(runs[0].stdout)["shots"]:

@@ -20,11 +20,20 @@ def colour_board(folder: Path, count: int) -> Path:
     for name, rgb in COLORS.items():
         Image.new("RGB", (32, 18), rgb).save(folder / f"{name}.png")
     names = list(COLORS)
-    lines = ["version: 1", "title: Sheet test", "output: {size: 160x90, fps: 24}",
-             "render: {overlays: false}", "shots:"]
+    lines = [
+        "version: 1",
+        "title: Sheet test",
+        "output: {size: 160x90, fps: 24}",
+        "render: {overlays: false}",
+        "shots:",
+    ]
     for n in range(count):
-        lines += [f"  - id: s{n}", "    seconds: 1", f"    action: shot {n} in {names[n % 3]}",
-                  f"    reference: {names[n % 3]}.png"]
+        lines += [
+            f"  - id: s{n}",
+            "    seconds: 1",
+            f"    action: shot {n} in {names[n % 3]}",
+            f"    reference: {names[n % 3]}.png",
+        ]
     board = folder / "sheet.yaml"
     board.write_text("\n".join(lines) + "\n")
     return board
@@ -58,8 +67,9 @@ def test_pdf_pages_are_a4_landscape_and_hold_every_shot(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "8 without frames" in result.stderr
     pdf = pypdfium2.PdfDocument(result.stdout.strip())
-    per_page = (PAGE[1] - 2 * MARGIN - 70) // (round(((PAGE[0] - 2 * MARGIN - TEXT_WIDTH - 48)
-                                                      // 3) * 90 / 160) + 32)
+    per_page = (PAGE[1] - 2 * MARGIN - 70) // (
+        round(((PAGE[0] - 2 * MARGIN - TEXT_WIDTH - 48) // 3) * 90 / 160) + 32
+    )
     assert len(pdf) == math.ceil(9 / per_page) > 1
     for n in range(len(pdf)):
         width, height = pdf[n].get_size()

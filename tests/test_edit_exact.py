@@ -54,8 +54,7 @@ shots:
 
 
 @pytest.mark.parametrize(("fps", "channels"), [(24, 2), (25, 1), (29.97, 2)])
-def test_edit_starts_at_zero_and_lasts_the_plan(tmp_path: Path, fps: float,
-                                                channels: int) -> None:
+def test_edit_starts_at_zero_and_lasts_the_plan(tmp_path: Path, fps: float, channels: int) -> None:
     import json
 
     path = board(tmp_path, fps, channels)
@@ -74,18 +73,38 @@ def test_edit_starts_at_zero_and_lasts_the_plan(tmp_path: Path, fps: float,
     assert audio_start == 1024
     assert abs(audio_length - movie.duration) * 48_000 < movie.timescale  # within a sample
     assert audio.channels == channels
-    head = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(edit)], capture_output=True,
-                          text=True).stderr
+    head = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(edit)], capture_output=True, text=True
+    ).stderr
     assert "start 0.0" not in head  # ffmpeg reports no stream starting late either
 
 
 def test_a_stereo_shot_makes_the_edit_stereo(tmp_path: Path) -> None:
     stereo = tmp_path / "stereo.mp4"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "color=red:s=160x90:d=1",
-                    "-f", "lavfi", "-i", "sine=f=440:d=1", "-ac", "2", "-shortest",
-                    str(stereo)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=red:s=160x90:d=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:d=1",
+            "-ac",
+            "2",
+            "-shortest",
+            str(stereo),
+        ],
+        check=True,
+    )
     mono = tmp_path / "mono.mp4"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(stereo), "-c:v", "copy", "-ac", "1",
-                    str(mono)], check=True)
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(stereo), "-c:v", "copy", "-ac", "1", str(mono)],
+        check=True,
+    )
     assert edit_channels([mono, mono], None) == 1
     assert edit_channels([mono, stereo], None) == 2

@@ -79,8 +79,12 @@ def export(board: Path, fmt: str, dest: Path) -> tuple[Path, str]:
 
 
 def shot_clips(track: otio.schema.Track) -> list[otio.schema.Clip]:
-    return [c for c in track if isinstance(c, otio.schema.Clip)
-            and not isinstance(c.media_reference, otio.schema.GeneratorReference)]
+    return [
+        c
+        for c in track
+        if isinstance(c, otio.schema.Clip)
+        and not isinstance(c.media_reference, otio.schema.GeneratorReference)
+    ]
 
 
 def test_otio_reads_back_equal_to_the_plan(rendered: Path, tmp_path: Path) -> None:
@@ -94,12 +98,16 @@ def test_otio_reads_back_equal_to_the_plan(rendered: Path, tmp_path: Path) -> No
     for clip, shot in zip(clips, plan.shots, strict=True):
         where = clip.range_in_parent()
         assert (where.start_time.value, where.end_time_exclusive().value) == (
-            shot.record_in, shot.record_out)
+            shot.record_in,
+            shot.record_out,
+        )
         assert clip.source_range.start_time.value == shot.source_in
         ref = clip.media_reference
         assert isinstance(ref, otio.schema.ExternalReference)
-        assert ref.target_url == (rendered.parent / "renders/board/shots" /
-                                  f"{shot.id}.mp4").resolve().as_uri()
+        assert (
+            ref.target_url
+            == (rendered.parent / "renders/board/shots" / f"{shot.id}.mp4").resolve().as_uri()
+        )
         assert ref.available_range.duration.value == shot.media.frames
         meta = clip.metadata["storyboard"]
         assert meta["shot_id"] == shot.id and meta["backend"] == "previs"
@@ -108,7 +116,10 @@ def test_otio_reads_back_equal_to_the_plan(rendered: Path, tmp_path: Path) -> No
     assert video.duration().value == plan.frames
     transitions = [t for t in video if isinstance(t, otio.schema.Transition)]
     assert [(t.name, t.in_offset.value, t.out_offset.value) for t in transitions] == [
-        ("dissolve", 6, 6), ("dissolve", 3, 3), ("fade-black", 0, 24)]
+        ("dissolve", 6, 6),
+        ("dissolve", 3, 3),
+        ("fade-black", 0, 24),
+    ]
     assert all(t.transition_type == "SMPTE_Dissolve" for t in transitions)
     # markers: at their edit time, counted from the clip's place on the timeline
     found = {}
@@ -125,7 +136,8 @@ def test_otio_reads_back_equal_to_the_plan(rendered: Path, tmp_path: Path) -> No
 
 
 def test_edl_round_trip_has_the_same_cuts_and_reels_are_shot_numbers(
-        rendered: Path, tmp_path: Path) -> None:
+    rendered: Path, tmp_path: Path
+) -> None:
     path, warnings = export(rendered, "edl", tmp_path / "cut.edl")
     assert "the shot sound (A1) and the music bed (A2) are not in the EDL" in warnings
     plan = plan_of(rendered)
@@ -148,8 +160,10 @@ def test_fcp7_xml_round_trip_has_the_same_cuts(rendered: Path, tmp_path: Path) -
     video = [t for t in timeline.tracks if t.kind == "Video"][0]
     clips = shot_clips(video)
     assert [c.name for c in clips] == ["10 open", "10A insert", "3 close"]
-    assert [(c.range_in_parent().start_time.value, c.range_in_parent().end_time_exclusive().value)
-            for c in clips] == [(s.record_in, s.record_out) for s in plan.shots]
+    assert [
+        (c.range_in_parent().start_time.value, c.range_in_parent().end_time_exclusive().value)
+        for c in clips
+    ] == [(s.record_in, s.record_out) for s in plan.shots]
     assert len([t for t in timeline.tracks if t.kind == "Audio"]) == 2
 
 
@@ -164,7 +178,8 @@ def test_otioz_bundles_the_media(rendered: Path, tmp_path: Path) -> None:
 
 
 def test_aaf_and_fcpx_write_what_they_can_and_say_what_they_drop(
-        rendered: Path, tmp_path: Path) -> None:
+    rendered: Path, tmp_path: Path
+) -> None:
     for fmt, dropped in (("aaf", "the markers"), ("fcpxml", "writes no transitions")):
         path, warnings = export(rendered, fmt, tmp_path / f"cut.{fmt}")
         assert dropped in warnings
@@ -196,25 +211,34 @@ def test_harbor_exports_four_clips_with_the_shotlist_cuts(tmp_path: Path) -> Non
     timeline = otio.adapters.read_from_file(str(path))
     clips = shot_clips(timeline.tracks[0])
     assert len(clips) == 4
-    dissolves = [t for t in timeline.tracks[0] if isinstance(t, otio.schema.Transition)
-                 and t.name == "dissolve"]
+    dissolves = [
+        t
+        for t in timeline.tracks[0]
+        if isinstance(t, otio.schema.Transition) and t.name == "dissolve"
+    ]
     assert len(dissolves) == 3  # every shot but the last dissolves into the next
     assert [t.name for t in timeline.tracks] == ["V1", "A1 shot sound", "A2 music"]
     shotlist = json.loads(run_cli("shotlist", harbor, "--format", "json").stdout)["shots"]
     rate = 24
-    cuts = [(otio.opentime.to_timecode(c.range_in_parent().start_time, rate),
-             otio.opentime.to_timecode(c.range_in_parent().end_time_exclusive(), rate))
-            for c in clips]
+    cuts = [
+        (
+            otio.opentime.to_timecode(c.range_in_parent().start_time, rate),
+            otio.opentime.to_timecode(c.range_in_parent().end_time_exclusive(), rate),
+        )
+        for c in clips
+    ]
     assert cuts == [(row["in"], row["out"]) for row in shotlist]
 
 
-def test_a_missing_adapter_is_a_clear_error(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_adapter_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from storyboard.edit.export import ExportError, export_plan
 
     names = otio.adapters.available_adapter_names()
-    monkeypatch.setattr(otio.adapters, "available_adapter_names",
-                        lambda: [n for n in names if n != "AAF"])
+    monkeypatch.setattr(
+        otio.adapters, "available_adapter_names", lambda: [n for n in names if n != "AAF"]
+    )
     board, _ = load_storyboard(EXAMPLES / "harbor-short.yaml")
     with pytest.raises(ExportError, match="pip install otio-aaf-adapter"):
         export_plan(build_plan(board), "aaf", tmp_path / "x.aaf")

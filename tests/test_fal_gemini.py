@@ -90,9 +90,11 @@ def test_fal_kling_preset_and_raw_extra_fields(tmp_path: Path, fal: FakeFal) -> 
 
 def test_fal_custom_preset_for_another_model(tmp_path: Path, fal: FakeFal) -> None:
     shots = "  - {id: one, seconds: 3, reference: ref.png, action: leaves fall}\n"
-    extra = ("  preset: {image_field: start_image_url, duration_field: num_seconds, "
-             "duration_format: int, durations: [3, 6], aspect_ratios: ['16:9'], "
-             "price_per_second: 0.02}\n")
+    extra = (
+        "  preset: {image_field: start_image_url, duration_field: num_seconds, "
+        "duration_format: int, durations: [3, 6], aspect_ratios: ['16:9'], "
+        "price_per_second: 0.02}\n"
+    )
     path = board(tmp_path, "fal", "someone/new-model/i2v", shots, extra)
     assert '"cost": 0.06' in run_cli("estimate", path, "--json").stdout
     assert run(fal, "fal", "render", path).returncode == 0
@@ -108,20 +110,27 @@ def test_fal_validation_uses_the_presets_limits(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("160x90", "160x120"))
     result = run_cli("validate", path)
     assert result.returncode == 1
-    assert "backend 'fal': 160x120 is not of an aspect ratio the model renders: 16:9, 9:16" \
+    assert (
+        "backend 'fal': 160x120 is not of an aspect ratio the model renders: 16:9, 9:16"
         in result.stdout
-    assert "backend 'fal': 9 s is longer than the longest length the model renders (8 s; " \
+    )
+    assert (
+        "backend 'fal': 9 s is longer than the longest length the model renders (8 s; "
         "allowed: 4, 6, 8 s)" in result.stdout
+    )
 
 
 def test_fal_completed_with_an_error_payload_is_blocked(tmp_path: Path, fal: FakeFal) -> None:
     fal.faults = Faults(moderation_words=("Forbidden",))
-    shots = ("  - {id: one, seconds: 4, action: calm sea}\n"
-             "  - {id: two, seconds: 4, action: forbidden things}\n")
+    shots = (
+        "  - {id: one, seconds: 4, action: calm sea}\n"
+        "  - {id: two, seconds: 4, action: forbidden things}\n"
+    )
     result = run(fal, "fal", "render", board(tmp_path, "fal", VEO, shots))
     assert result.returncode == 3
-    assert "two   content_policy_violation  blocked by the provider's content policy" \
-        in result.stderr
+    assert (
+        "two   content_policy_violation  blocked by the provider's content policy" in result.stderr
+    )
     assert out(tmp_path, "one").is_file() and not out(tmp_path, "two").exists()
 
 
@@ -150,15 +159,18 @@ def test_gemini_interactions(tmp_path: Path, gemini: FakeGemini) -> None:
     by_task = {r.fields["generation_config"]["video_config"]["task"]: r for r in creates}
     first = by_task["image_to_video"].fields
     assert first["background"] is True and first["input_types"] == ["image", "text"]
-    assert first["response_format"] == {"type": "video", "aspect_ratio": "16:9",
-                                        "resolution": "360p", "duration": "4s",
-                                        "delivery": "uri"}
+    assert first["response_format"] == {
+        "type": "video",
+        "aspect_ratio": "16:9",
+        "resolution": "360p",
+        "duration": "4s",
+        "delivery": "uri",
+    }
     assert by_task["image_to_video"].files["input[0]"]["image_size"] == "160x90"
     assert by_task["text_to_video"].fields["input_types"] == ["text"]
     manifest = json.loads((tmp_path / "renders/hosted/manifest.json").read_text())["shots"]
     assert by_task["edit"].fields["previous_interaction_id"] == manifest["two"]["remote_video_id"]
-    assert by_task["extend"].fields["previous_interaction_id"] == \
-        manifest["one"]["remote_video_id"]
+    assert by_task["extend"].fields["previous_interaction_id"] == manifest["one"]["remote_video_id"]
     assert by_task["extend"].fields["response_format"]["duration"] == "5s"
     assert all(r.query == {"alt": ["media"]} for r in gemini.calls("GET", r"/v1beta/files/.*"))
     assert probe(out(tmp_path, "four")).frames == 120
@@ -183,9 +195,18 @@ def test_gemini_unknown_id_400_means_gone(tmp_path: Path, gemini: FakeGemini) ->
     key = shot_keys(story, compile_storyboard(story), load_backend("gemini"))["two"]
     jobs = tmp_path / "renders" / "hosted" / "jobs"
     jobs.mkdir(parents=True)
-    (jobs / "two.json").write_text(json.dumps({
-        "backend": "gemini", "base_url": gemini.url, "model": "gemini-omni-1.1-flash",
-        "job_id": "expired-long-ago", "render_key": key, "extra": {}}))
+    (jobs / "two.json").write_text(
+        json.dumps(
+            {
+                "backend": "gemini",
+                "base_url": gemini.url,
+                "model": "gemini-omni-1.1-flash",
+                "job_id": "expired-long-ago",
+                "render_key": key,
+                "extra": {},
+            }
+        )
+    )
     result = run(gemini, "gemini", "render", path, "--shot", "two")
     assert result.returncode == 0, result.stderr
     assert "job expired-long-ago gone on the server; creating it again, once" in result.stderr
@@ -193,8 +214,9 @@ def test_gemini_unknown_id_400_means_gone(tmp_path: Path, gemini: FakeGemini) ->
 
 
 def test_gemini_limits_and_price(tmp_path: Path) -> None:
-    path = board(tmp_path, "gemini", "gemini-omni-1.1-flash",
-                 "  - {id: one, seconds: 12, action: x}\n")
+    path = board(
+        tmp_path, "gemini", "gemini-omni-1.1-flash", "  - {id: one, seconds: 12, action: x}\n"
+    )
     result = run_cli("validate", path)
     assert "backend 'gemini': 12 s is longer than the longest length" in result.stdout
     path.write_text(path.read_text().replace("1.1-flash", "1.2-flash"))
@@ -206,11 +228,15 @@ def test_gemini_limits_and_price(tmp_path: Path) -> None:
 def test_keys_never_leak(tmp_path: Path, fal: FakeFal, gemini: FakeGemini, backend: str) -> None:
     server, model = (fal, VEO) if backend == "fal" else (gemini, "gemini-omni-1.1-flash")
     server.faults = Faults(moderation_words=("Forbidden",), cut_downloads=1)
-    shots = ("  - {id: one, seconds: 4, reference: ref.png, action: calm sea}\n"
-             "  - {id: two, seconds: 4, action: forbidden things}\n")
+    shots = (
+        "  - {id: one, seconds: 4, reference: ref.png, action: calm sea}\n"
+        "  - {id: two, seconds: 4, action: forbidden things}\n"
+    )
     path = board(tmp_path, backend, model, shots)
-    results = [run(server, backend, "build", path, "--allow-missing"),
-               run(server, backend, "render", path, "--force", key="wrong-key")]
+    results = [
+        run(server, backend, "build", path, "--allow-missing"),
+        run(server, backend, "render", path, "--force", key="wrong-key"),
+    ]
     assert "rejected the" in results[-1].stderr
     for result in results:
         assert FAL_KEY not in result.stdout + result.stderr
@@ -222,8 +248,10 @@ def test_keys_never_leak(tmp_path: Path, fal: FakeFal, gemini: FakeGemini, backe
 
 
 def test_missing_keys_are_named(tmp_path: Path) -> None:
-    for backend, model, env in (("fal", VEO, "FAL_KEY"),
-                                ("gemini", "gemini-omni-1.1-flash", "GEMINI_API_KEY")):
+    for backend, model, env in (
+        ("fal", VEO, "FAL_KEY"),
+        ("gemini", "gemini-omni-1.1-flash", "GEMINI_API_KEY"),
+    ):
         path = board(tmp_path, backend, model, "  - {id: one, seconds: 4, action: x}\n")
         result = run_cli("render", path, env={env: ""})
         assert result.returncode == 1 and f"needs an API key in ${env}" in result.stderr

@@ -25,23 +25,61 @@ from storyboard.cli import main
 from conftest import EXAMPLES
 
 COMMANDS = (
-    ["validate"], ["compile"], ["compile", "--format", "json"], ["shotlist"],
-    ["shotlist", "--format", "csv"], ["shotlist", "--format", "html"], ["estimate"], ["plan"],
+    ["validate"],
+    ["compile"],
+    ["compile", "--format", "json"],
+    ["shotlist"],
+    ["shotlist", "--format", "csv"],
+    ["shotlist", "--format", "html"],
+    ["estimate"],
+    ["plan"],
 )
-FUZZ = dict(derandomize=True, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = dict(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 EXAMPLE_DATA = {p.name: yaml.safe_load(p.read_text()) for p in sorted(EXAMPLES.glob("*.yaml"))}
 
-weird_text = st.sampled_from([
-    "", " ", "a\nb", "\t", "x" * 300, "../../etc/passwd", "/dev/zero", "images/mara.jpg",
-    "%0A::error file=x::y", "=1+1", "{{ 7*7 }}", "é", "\u202e", "null", "0x10", "1e999",
-    "0", "-1", "NaN", "a,b:c", "💥",
-]) | st.text(max_size=20)
-scalars = (st.none() | st.booleans() | st.integers(-10**6, 10**6)
-           | st.floats(allow_nan=False, allow_infinity=False, width=32) | weird_text
-           | st.sampled_from([0, -1, 0.001, 1e300, 10**30, 2**63]))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(weird_text, inner, max_size=3), max_leaves=8)
+weird_text = st.sampled_from(
+    [
+        "",
+        " ",
+        "a\nb",
+        "\t",
+        "x" * 300,
+        "../../etc/passwd",
+        "/dev/zero",
+        "images/mara.jpg",
+        "%0A::error file=x::y",
+        "=1+1",
+        "{{ 7*7 }}",
+        "é",
+        "\u202e",
+        "null",
+        "0x10",
+        "1e999",
+        "0",
+        "-1",
+        "NaN",
+        "a,b:c",
+        "💥",
+    ]
+) | st.text(max_size=20)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False, width=32)
+    | weird_text
+    | st.sampled_from([0, -1, 0.001, 1e300, 10**30, 2**63])
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(weird_text, inner, max_size=3),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -105,8 +143,9 @@ def peak_before() -> int:
 
 @settings(max_examples=60, **FUZZ)
 @given(case=mutated_example())
-def test_mutated_examples_never_crash(folder: Path, peak_before: int, case: tuple[str, Any]
-                                      ) -> None:
+def test_mutated_examples_never_crash(
+    folder: Path, peak_before: int, case: tuple[str, Any]
+) -> None:
     name, data = case
     board = folder / f"fuzz-{name}"
     board.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
@@ -114,10 +153,14 @@ def test_mutated_examples_never_crash(folder: Path, peak_before: int, case: tupl
 
 
 @settings(max_examples=60, **FUZZ)
-@given(name=st.sampled_from(sorted(EXAMPLE_DATA)), cut=st.integers(0, 10**6),
-       junk=st.text(alphabet=st.characters(codec="utf-8"), max_size=12))
-def test_yamlish_text_never_crashes(folder: Path, peak_before: int, name: str, cut: int,
-                                    junk: str) -> None:
+@given(
+    name=st.sampled_from(sorted(EXAMPLE_DATA)),
+    cut=st.integers(0, 10**6),
+    junk=st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
+)
+def test_yamlish_text_never_crashes(
+    folder: Path, peak_before: int, name: str, cut: int, junk: str
+) -> None:
     text = (EXAMPLES / name).read_text()
     at = cut % (len(text) + 1)
     board = folder / f"text-{name}"

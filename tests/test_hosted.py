@@ -76,7 +76,10 @@ def test_three_shots_with_reference_images(tmp_path: Path, api: FakeVideoAPI) ->
     assert first.fields["size"] == "160x90" and first.authorized
     ref = first.files["input_reference"]
     assert (ref["filename"], ref["content_type"], ref["image_size"]) == (
-        "reference.png", "image/png", "160x90")  # fitted to exactly the requested size
+        "reference.png",
+        "image/png",
+        "160x90",
+    )  # fitted to exactly the requested size
     assert "input_reference" not in next(r for p, r in sent.items() if "Gulls" in p).files
     for name, seconds in (("one", 2), ("two", 1), ("three", 1)):
         info = probe(shots_dir(tmp_path) / f"{name}.mp4")
@@ -111,8 +114,10 @@ def test_moderation_refusal_among_three(tmp_path: Path, api: FakeVideoAPI) -> No
     api.faults = Faults(moderation_words=("Gulls",))
     result = cli(api, "render", board(tmp_path, THREE))
     assert result.returncode == 3
-    assert "blocked by the provider's content policy: Your request was blocked by our " \
-           "moderation system." in result.stderr
+    assert (
+        "blocked by the provider's content policy: Your request was blocked by our "
+        "moderation system." in result.stderr
+    )
     assert "two   moderation_blocked" in result.stderr  # the summary table
     assert sorted(p.name for p in shots_dir(tmp_path).glob("*.mp4")) == ["one.mp4", "three.mp4"]
     manifest = json.loads((tmp_path / "renders" / "hosted" / "manifest.json").read_text())
@@ -120,8 +125,9 @@ def test_moderation_refusal_among_three(tmp_path: Path, api: FakeVideoAPI) -> No
     assert manifest["shots"]["two"]["status"] == "failed"
 
 
-def test_cut_off_download_is_retried_without_a_new_create(tmp_path: Path,
-                                                          api: FakeVideoAPI) -> None:
+def test_cut_off_download_is_retried_without_a_new_create(
+    tmp_path: Path, api: FakeVideoAPI
+) -> None:
     api.faults = Faults(cut_downloads=1)
     result = cli(api, "render", board(tmp_path, THREE), "--shot", "two")
     assert result.returncode == 0, result.stderr
@@ -130,14 +136,18 @@ def test_cut_off_download_is_retried_without_a_new_create(tmp_path: Path,
     assert probe(shots_dir(tmp_path) / "two.mp4").frames == 24
 
 
-def test_sigkill_after_creates_then_rerun_creates_nothing(tmp_path: Path,
-                                                          api: FakeVideoAPI) -> None:
+def test_sigkill_after_creates_then_rerun_creates_nothing(
+    tmp_path: Path, api: FakeVideoAPI
+) -> None:
     api.faults = Faults(never_finish_words=("harbor", "Gulls", "ferry"))
     path = board(tmp_path, THREE)
     process = subprocess.Popen(
         [sys.executable, "-m", "storyboard", "render", str(path), "--base-url", api.url],
-        env={**os.environ, "OPENAI_API_KEY": KEY}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env={**os.environ, "OPENAI_API_KEY": KEY},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_until(lambda: polled_jobs(api, "/v1/videos/[^/]+") == 3)  # every handle saved
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -149,14 +159,28 @@ def test_sigkill_after_creates_then_rerun_creates_nothing(tmp_path: Path,
     assert len(list(shots_dir(tmp_path).glob("*.mp4"))) == 3
 
 
-def test_a_vanished_job_is_reported_and_created_again_once(tmp_path: Path,
-                                                           api: FakeVideoAPI) -> None:
+def test_a_vanished_job_is_reported_and_created_again_once(
+    tmp_path: Path, api: FakeVideoAPI
+) -> None:
     api.faults = Faults(never_finish_words=("Gulls",))
     path = board(tmp_path, THREE)
     process = subprocess.Popen(
-        [sys.executable, "-m", "storyboard", "render", str(path), "--shot", "two",
-         "--base-url", api.url], env={**os.environ, "OPENAI_API_KEY": KEY},
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "storyboard",
+            "render",
+            str(path),
+            "--shot",
+            "two",
+            "--base-url",
+            api.url,
+        ],
+        env={**os.environ, "OPENAI_API_KEY": KEY},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_until(lambda: polled_jobs(api, "/v1/videos/[^/]+") == 1)  # its handle is saved
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -199,52 +223,67 @@ def test_budget_refusal_sends_nothing(tmp_path: Path, api: FakeVideoAPI) -> None
     assert cli(api, "render", board(tmp_path, THREE), "--budget", "0.40").returncode == 0
 
 
-def test_estimate_needs_no_key_and_counts_rendered_shots_free(tmp_path: Path,
-                                                              api: FakeVideoAPI) -> None:
+def test_estimate_needs_no_key_and_counts_rendered_shots_free(
+    tmp_path: Path, api: FakeVideoAPI
+) -> None:
     path = board(tmp_path, THREE)
     cli(api, "render", path, "--shot", "one")
     result = run_cli("estimate", path, "--json", env={"OPENAI_API_KEY": ""})
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert [(s["id"], s["rendered"], s["cost"]) for s in plan["shots"]] == [
-        ("one", True, 0.0), ("two", False, 0.1), ("three", False, 0.1)]
+        ("one", True, 0.0),
+        ("two", False, 0.1),
+        ("three", False, 0.1),
+    ]
     assert plan["cost"] == pytest.approx(0.2)
 
 
 def test_sora_prices_and_durations(tmp_path: Path) -> None:
     path = tmp_path / "sora.yaml"
-    path.write_text("version: 1\ntitle: T\nrender: {backend: openai, model: sora-2-pro}\n"
-                    "output: {size: 1792x1024}\nshots:\n  - {id: a, seconds: 8, action: x}\n")
+    path.write_text(
+        "version: 1\ntitle: T\nrender: {backend: openai, model: sora-2-pro}\n"
+        "output: {size: 1792x1024}\nshots:\n  - {id: a, seconds: 8, action: x}\n"
+    )
     assert '"cost": 4.0' in run_cli("estimate", path, "--json").stdout  # $0.50/s above 720p
-    path.write_text(path.read_text().replace("seconds: 8", "seconds: 5")
-                    .replace("sora-2-pro}", "sora-2-pro, duration: exact}"))
+    path.write_text(
+        path.read_text()
+        .replace("seconds: 8", "seconds: 5")
+        .replace("sora-2-pro}", "sora-2-pro, duration: exact}")
+    )
     result = run_cli("validate", path)
     assert result.returncode == 1
-    assert result.stdout.strip() == f"{path}:6:22: error: shot 'a': backend 'openai': 5 s " \
-        "cannot be rendered; allowed durations: 4, 8, 12, 16, 20 s (render.duration: trim " \
+    assert (
+        result.stdout.strip() == f"{path}:6:22: error: shot 'a': backend 'openai': 5 s "
+        "cannot be rendered; allowed durations: 4, 8, 12, 16, 20 s (render.duration: trim "
         "renders the next longer one and uses its start)"
+    )
 
 
-def test_missing_key_is_an_error_before_anything_is_sent(tmp_path: Path,
-                                                         api: FakeVideoAPI) -> None:
+def test_missing_key_is_an_error_before_anything_is_sent(tmp_path: Path, api: FakeVideoAPI) -> None:
     result = cli(api, "render", board(tmp_path, THREE), key="")
     assert result.returncode == 1 and "needs an API key in $OPENAI_API_KEY" in result.stderr
     assert api.requests == []
 
 
 def test_plain_http_only_to_loopback(tmp_path: Path) -> None:
-    result = run_cli("render", board(tmp_path, THREE), "--base-url", "http://example.com/v1",
-                     env={"OPENAI_API_KEY": KEY})
-    assert result.returncode == 1 and "refusing to send an API key over plain http" in \
-        result.stderr
+    result = run_cli(
+        "render",
+        board(tmp_path, THREE),
+        "--base-url",
+        "http://example.com/v1",
+        env={"OPENAI_API_KEY": KEY},
+    )
+    assert result.returncode == 1 and "refusing to send an API key over plain http" in result.stderr
 
 
 def test_the_key_never_leaks(tmp_path: Path, api: FakeVideoAPI) -> None:
-    api.faults = Faults(moderation_words=("Gulls",), cut_downloads=1, rate_limit=1,
-                        retry_after=0.1)
-    outputs = [cli(api, "build", board(tmp_path, THREE), "--allow-missing"),
-               cli(api, "status", board(tmp_path, THREE)),
-               cli(api, "render", board(tmp_path, THREE), "--force", key=KEY + "-wrong")]
+    api.faults = Faults(moderation_words=("Gulls",), cut_downloads=1, rate_limit=1, retry_after=0.1)
+    outputs = [
+        cli(api, "build", board(tmp_path, THREE), "--allow-missing"),
+        cli(api, "status", board(tmp_path, THREE)),
+        cli(api, "render", board(tmp_path, THREE), "--force", key=KEY + "-wrong"),
+    ]
     assert "rejected the API key" in outputs[-1].stderr
     for result in outputs:
         assert KEY not in result.stdout + result.stderr
@@ -257,9 +296,13 @@ def test_the_official_sdk_speaks_to_the_fake(api: FakeVideoAPI) -> None:
     client = openai.OpenAI(api_key=KEY, base_url=api.url, max_retries=0)
     image = io.BytesIO()
     Image.new("RGB", (160, 90)).save(image, "PNG")
-    video = client.videos.create(prompt="a lighthouse", model="sora-2", seconds="4",
-                                 size="160x90",
-                                 input_reference=("ref.png", image.getvalue(), "image/png"))
+    video = client.videos.create(
+        prompt="a lighthouse",
+        model="sora-2",
+        seconds="4",
+        size="160x90",
+        input_reference=("ref.png", image.getvalue(), "image/png"),
+    )
     assert video.status == "queued" and video.object == "video"
     while video.status != "completed":
         video = client.videos.retrieve(video.id)
@@ -270,8 +313,9 @@ def test_the_official_sdk_speaks_to_the_fake(api: FakeVideoAPI) -> None:
     assert {v.id for v in client.videos.list()} == {video.id, remix.id}
     assert client.videos.delete(remix.id).deleted
     with pytest.raises(openai.BadRequestError, match="must match the requested width"):
-        client.videos.create(prompt="x", size="1280x720",
-                             input_reference=("ref.png", image.getvalue(), "image/png"))
+        client.videos.create(
+            prompt="x", size="1280x720", input_reference=("ref.png", image.getvalue(), "image/png")
+        )
 
 
 def test_foreign_videos_are_normalised_once(tmp_path: Path, api: FakeVideoAPI) -> None:
@@ -284,8 +328,9 @@ def test_foreign_videos_are_normalised_once(tmp_path: Path, api: FakeVideoAPI) -
     assert edit.frames == 4 * 24
 
 
-def test_a_create_whose_answer_was_lost_is_found_not_repeated(tmp_path: Path,
-                                                              api: FakeVideoAPI) -> None:
+def test_a_create_whose_answer_was_lost_is_found_not_repeated(
+    tmp_path: Path, api: FakeVideoAPI
+) -> None:
     """A run killed after sending a create but before hearing back left only a note."""
     path = board(tmp_path, THREE)
     prompt = json.loads(run_cli("compile", path, "--format", "json").stdout)["shots"][1]["prompt"]
@@ -302,9 +347,18 @@ def test_a_create_whose_answer_was_lost_is_found_not_repeated(tmp_path: Path,
 
     story, _ = load_storyboard(path)
     render_key = shot_keys(story, compile_storyboard(story), load_backend("openai"))["two"]
-    (jobs / "two.json").write_text(json.dumps({
-        "backend": "openai", "base_url": api.url, "model": "wan-test", "job_id": "",
-        "render_key": render_key, "extra": {"pending_since": since}}))
+    (jobs / "two.json").write_text(
+        json.dumps(
+            {
+                "backend": "openai",
+                "base_url": api.url,
+                "model": "wan-test",
+                "job_id": "",
+                "render_key": render_key,
+                "extra": {"pending_since": since},
+            }
+        )
+    )
     result = cli(api, "render", path, "--shot", "two")
     assert result.returncode == 0, result.stderr
     assert creates(api) == []  # adopted the job found by listing
@@ -312,8 +366,9 @@ def test_a_create_whose_answer_was_lost_is_found_not_repeated(tmp_path: Path,
     assert manifest["shots"]["two"]["remote_video_id"] == video["id"]
 
 
-def test_a_job_that_never_finishes_times_out_and_is_waited_for_again(tmp_path: Path,
-                                                                     api: FakeVideoAPI) -> None:
+def test_a_job_that_never_finishes_times_out_and_is_waited_for_again(
+    tmp_path: Path, api: FakeVideoAPI
+) -> None:
     api.faults = Faults(never_finish_words=("Gulls",))
     path = board(tmp_path, THREE)
     path.write_text(path.read_text().replace("timeout: 30", "timeout: 0.5"))
@@ -336,8 +391,11 @@ def test_a_429_holds_back_every_job_of_the_run(api: FakeVideoAPI) -> None:
     api.faults = Faults(rate_limit=1, retry_after=1)
     with httpx.Client(headers={"Authorization": f"Bearer {KEY}"}) as client:
         caller = Caller(client)
-        first = threading.Thread(target=caller.request, args=("POST", api.url + "/videos"),
-                                 kwargs={"creates": True, "files": {"prompt": (None, "x")}})
+        first = threading.Thread(
+            target=caller.request,
+            args=("POST", api.url + "/videos"),
+            kwargs={"creates": True, "files": {"prompt": (None, "x")}},
+        )
         first.start()
         wait_until(lambda: any(r.status == 429 for r in api.requests))  # the run is held
         caller.request("GET", api.url + "/videos")  # another job of the same run
@@ -353,13 +411,33 @@ def test_fake_api_command_serves_until_stopped(tmp_path: Path) -> None:
     with socket.socket() as probe_socket:
         probe_socket.bind(("127.0.0.1", 0))
         port = probe_socket.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "storyboard", "fake-api", "--port",
-                               str(port), "--key", KEY, "--latency", "0"],
-                              stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "storyboard",
+            "fake-api",
+            "--port",
+            str(port),
+            "--key",
+            KEY,
+            "--latency",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert f"fake openai API on http://127.0.0.1:{port}/v1" in server.stderr.readline()
-        result = run_cli("render", board(tmp_path, THREE), "--shot", "two", "--base-url",
-                         f"http://127.0.0.1:{port}/v1", env={"OPENAI_API_KEY": KEY})
+        result = run_cli(
+            "render",
+            board(tmp_path, THREE),
+            "--shot",
+            "two",
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            env={"OPENAI_API_KEY": KEY},
+        )
         assert result.returncode == 0, result.stderr
     finally:
         server.send_signal(signal.SIGINT)

@@ -38,8 +38,9 @@ class FakeEcho(FakeServer):
     def unauthorized(self) -> Reply:
         return Reply(401, {"error": {"code": "bad_key", "message": "no"}})
 
-    def route(self, method: str, path: str, request: Recorded, body: bytes,
-              content_type: str) -> Reply:
+    def route(
+        self, method: str, path: str, request: Recorded, body: bytes, content_type: str
+    ) -> Reply:
         if method == "POST" and path == "/jobs":
             data = json.loads(body)
             request.fields = data
@@ -54,8 +55,13 @@ class FakeEcho(FakeServer):
                 return self.download("160x90", float(job["data"]["secs"]))
             job["polls"] += 1
             done = job["polls"] > 1
-            return Reply(200, {"state": "done" if done else "busy",
-                               "file": f"{self.origin}/files/{m[2]}" if done else None})
+            return Reply(
+                200,
+                {
+                    "state": "done" if done else "busy",
+                    "file": f"{self.origin}/files/{m[2]}" if done else None,
+                },
+            )
         return Reply(404, {"error": {"code": "unknown", "message": path}})
 
 
@@ -77,14 +83,14 @@ class EchoBackend(RemoteBackend):
         return Call("POST", "/jobs", json={"text": job.prompt.text, "secs": job.render_seconds})
 
     def handle(self, job: RenderJob, answer: dict[str, Any]) -> Handle:
-        return Handle(self.name, self.base_url, job.model, self.remote_id(answer["job"]),
-                      job.render_key)
+        return Handle(
+            self.name, self.base_url, job.model, self.remote_id(answer["job"]), job.render_key
+        )
 
     def status_url(self, handle: Handle) -> str:
         return f"{self.base_url}/jobs/{handle.job_id}"
 
-    def state(self, handle: Handle, answer: dict[str, Any],
-              response: httpx.Response) -> JobState:
+    def state(self, handle: Handle, answer: dict[str, Any], response: httpx.Response) -> JobState:
         return JobState({"busy": "running", "done": "succeeded"}.get(answer["state"], "failed"))
 
     def video(self, handle: Handle) -> Video:
@@ -110,8 +116,9 @@ render:
     return path
 
 
-def test_a_fourth_backend_is_one_small_class(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fourth_backend_is_one_small_class(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from storyboard.render import registry
     from storyboard.render.stage import render_storyboard
 
@@ -119,19 +126,24 @@ def test_a_fourth_backend_is_one_small_class(tmp_path: Path,
     story, _ = load_storyboard(storyboard(tmp_path, "echo", "echo-1"))
     with FakeEcho(KEY) as server:
         config = BackendConfig(render=story.render, base_url=server.url, env={"ECHO_KEY": KEY})
-        results = render_storyboard(story, compile_storyboard(story), "echo", tmp_path / "out",
-                                    config=config)
+        results = render_storyboard(
+            story, compile_storyboard(story), "echo", tmp_path / "out", config=config
+        )
         assert [r.status for r in results] == ["rendered", "rendered"], results
-        assert len(server.calls("POST", "/jobs")) == 2 and all(r.authorized
-                                                               for r in server.requests)
+        assert len(server.calls("POST", "/jobs")) == 2 and all(
+            r.authorized for r in server.requests
+        )
     assert probe(tmp_path / "out/shots/one.mp4").frames == 96
 
 
 def jobs_of(path: Path) -> list[RenderJob]:
     story, _ = load_storyboard(path)
-    return [RenderJob(shot, prompt, story.output, story.render.model, f"key-{shot.id}",
-                      render=story.render)
-            for shot, prompt in zip(story.shots, compile_storyboard(story), strict=True)]
+    return [
+        RenderJob(
+            shot, prompt, story.output, story.render.model, f"key-{shot.id}", render=story.render
+        )
+        for shot, prompt in zip(story.shots, compile_storyboard(story), strict=True)
+    ]
 
 
 def sent_like(material: dict[str, Any], recorded: Recorded, field: str) -> None:
@@ -151,7 +163,8 @@ def test_key_material_is_exactly_the_create_sent(tmp_path: Path, backend: str) -
     model, fake, path_re, field = {
         "openai": ("wan-test", FakeVideoAPI, "/v1/videos", "form"),
         "fal": ("fal-ai/veo3.1/image-to-video", FakeFal, r"/fal-ai/.*", "json"),
-        "gemini": ("gemini-omni-1.1-flash", FakeGemini, "/v1beta/interactions", "json")}[backend]
+        "gemini": ("gemini-omni-1.1-flash", FakeGemini, "/v1beta/interactions", "json"),
+    }[backend]
     cls = load_backend(backend)
     jobs = jobs_of(storyboard(tmp_path, backend, model))
     materials = [cls.key_material(job) for job in jobs]  # no key, no server: pure
@@ -193,8 +206,9 @@ def test_the_fitted_reference_is_hashed_as_sent(tmp_path: Path) -> None:
     from storyboard.render.hosted.openai import OpenAIBackend
 
     form = OpenAIBackend.key_material(job)["request"]["form"]
-    assert form["input_reference"]["sha256"] == hashlib.sha256(
-        fitted_image(job, 160, 90)).hexdigest()
+    assert (
+        form["input_reference"]["sha256"] == hashlib.sha256(fitted_image(job, 160, 90)).hexdigest()
+    )
     assert (form["model"], form["seconds"], form["size"]) == ("wan-test", "4", "160x90")
 
 

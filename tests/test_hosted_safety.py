@@ -21,8 +21,13 @@ from conftest import run_cli
 KEY = "sk-LEAKCHECK-0bd5e1"
 
 
-def board(folder: Path, backend: str = "openai", model: str = "wan-test",
-          timeout: float = 30, shots: str = "") -> Path:
+def board(
+    folder: Path,
+    backend: str = "openai",
+    model: str = "wan-test",
+    timeout: float = 30,
+    shots: str = "",
+) -> Path:
     Image.new("RGB", (320, 180), (30, 140, 90)).save(folder / "ref.png")
     path = folder / "hosted.yaml"
     path.write_text(f"""\
@@ -35,13 +40,18 @@ render:
   capabilities: {{sizes: [160x90], seconds: [1, 2, 4], price_per_second: 0.1}}
   poll: {{interval: 0.02, max_interval: 0.1, timeout: {timeout}}}
 shots:
-{shots or '''  - {id: one, seconds: 4, reference: ref.png, action: a harbor at dusk}
+{
+        shots
+        or '''  - {id: one, seconds: 4, reference: ref.png, action: a harbor at dusk}
   - {id: two, seconds: 4, action: gulls over the water}
-'''}""")
+'''
+    }""")
     if backend != "openai":
-        path.write_text(path.read_text().replace(
-            "  capabilities: {sizes: [160x90], seconds: [1, 2, 4], price_per_second: 0.1}\n",
-            ""))
+        path.write_text(
+            path.read_text().replace(
+                "  capabilities: {sizes: [160x90], seconds: [1, 2, 4], price_per_second: 0.1}\n", ""
+            )
+        )
     return path
 
 
@@ -56,9 +66,12 @@ def written(folder: Path) -> bytes:
 
 # ---- the key goes to the API's own origin only ---------------------------------------------
 
+
 def test_openai_redirect_to_another_host_gets_no_key(tmp_path: Path) -> None:
-    with FakeVideoAPI(KEY, open_access=True) as other, \
-            FakeVideoAPI(KEY, faults=Faults(elsewhere="")) as api:
+    with (
+        FakeVideoAPI(KEY, open_access=True) as other,
+        FakeVideoAPI(KEY, faults=Faults(elsewhere="")) as api,
+    ):
         other.jobs = api.jobs
         api.faults.elsewhere = other.origin
         result = cli(api, "render", board(tmp_path))
@@ -95,8 +108,13 @@ def test_gemini_redirect_to_another_host_gets_no_key(tmp_path: Path) -> None:
 def test_a_base_url_with_credentials_is_refused_and_never_written(tmp_path: Path) -> None:
     with FakeVideoAPI(KEY) as api:
         host = api.origin.removeprefix("http://")
-        result = run_cli("render", board(tmp_path), "--base-url", f"http://user:{KEY}@{host}/v1",
-                         env={"OPENAI_API_KEY": KEY})
+        result = run_cli(
+            "render",
+            board(tmp_path),
+            "--base-url",
+            f"http://user:{KEY}@{host}/v1",
+            env={"OPENAI_API_KEY": KEY},
+        )
         assert result.returncode == 1
         assert "refusing a base URL with credentials" in result.stderr
         assert KEY not in result.stderr + result.stdout
@@ -112,6 +130,7 @@ def test_a_servers_error_codes_are_redacted(tmp_path: Path) -> None:
 
 
 # ---- a refused key stops the run; a lost create is made again, once proven lost -------------
+
 
 def test_a_refused_key_stops_the_whole_run_with_one_message(tmp_path: Path) -> None:
     with FakeVideoAPI(KEY) as api:
@@ -155,6 +174,7 @@ def test_a_negative_budget_is_a_usage_error(tmp_path: Path) -> None:
 
 
 # ---- hung servers are bounded by the job's deadline ----------------------------------------
+
 
 def test_a_poll_that_never_answers_ends_at_the_deadline(tmp_path: Path) -> None:
     with FakeVideoAPI(KEY, faults=Faults(hang=r"GET /v1/videos/[^/]+")) as api:
@@ -204,10 +224,16 @@ def test_a_trickling_download_is_abandoned_and_retried_alone(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("backend", ["openai", "fal", "gemini"])
 def test_plain_http_elsewhere_is_refused_for_every_backend(tmp_path: Path, backend: str) -> None:
-    model = {"openai": "wan-test", "fal": "fal-ai/veo3.1/image-to-video",
-             "gemini": "gemini-omni-1.1-flash"}[backend]
-    result = run_cli("render", board(tmp_path, backend, model), "--base-url",
-                     "http://example.com/v1", env={"OPENAI_API_KEY": KEY, "FAL_KEY": KEY,
-                                                   "GEMINI_API_KEY": KEY})
-    assert result.returncode == 1 and "refusing to send an API key over plain http" in \
-        result.stderr
+    model = {
+        "openai": "wan-test",
+        "fal": "fal-ai/veo3.1/image-to-video",
+        "gemini": "gemini-omni-1.1-flash",
+    }[backend]
+    result = run_cli(
+        "render",
+        board(tmp_path, backend, model),
+        "--base-url",
+        "http://example.com/v1",
+        env={"OPENAI_API_KEY": KEY, "FAL_KEY": KEY, "GEMINI_API_KEY": KEY},
+    )
+    assert result.returncode == 1 and "refusing to send an API key over plain http" in result.stderr

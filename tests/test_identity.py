@@ -57,16 +57,22 @@ def manifest(folder: Path) -> dict:
 
 
 def test_a_5s_shot_renders_8s_and_the_edit_uses_5(tmp_path: Path, api: FakeVideoAPI) -> None:
-    path = write_board(tmp_path, "  - {id: a, seconds: 5, action: a ferry arrives}\n"
-                                 "  - {id: b, seconds: 4, action: gulls}\n", seconds="[4, 8, 12]")
+    path = write_board(
+        tmp_path,
+        "  - {id: a, seconds: 5, action: a ferry arrives}\n"
+        "  - {id: b, seconds: 4, action: gulls}\n",
+        seconds="[4, 8, 12]",
+    )
     plan = run_cli("estimate", path, "--json")
     assert [s["render_seconds"] for s in json.loads(plan.stdout)["shots"]] == [8, 4]
     assert "renders 8 s, uses 5 s" in run_cli("estimate", path).stdout
     result = cli(api, "build", path)
     assert result.returncode == 0, result.stderr
     # the two creates run at once, in either order: tell them apart by their prompts
-    sent = {"a" if "ferry" in r.fields["prompt"] else "b": r.fields["seconds"]
-            for r in api.calls("POST", "/v1/videos")}
+    sent = {
+        "a" if "ferry" in r.fields["prompt"] else "b": r.fields["seconds"]
+        for r in api.calls("POST", "/v1/videos")
+    }
     assert sent == {"a": "8", "b": "4"}
     entry = manifest(tmp_path)["shots"]["a"]
     assert (entry["seconds"], entry["media_seconds"]) == (5, 8)
@@ -83,8 +89,9 @@ def test_longer_than_the_longest_length_suggests_extend_of(tmp_path: Path) -> No
 
 
 def test_exact_duration_refuses_a_length_the_model_cannot_render(tmp_path: Path) -> None:
-    path = write_board(tmp_path, "  - {id: a, seconds: 1.5, action: x}\n",
-                       render="  duration: exact")
+    path = write_board(
+        tmp_path, "  - {id: a, seconds: 1.5, action: x}\n", render="  duration: exact"
+    )
     result = run_cli("validate", path)
     assert result.returncode == 1
     assert "1.5 s cannot be rendered; allowed durations: 1, 2 s" in result.stdout
@@ -97,8 +104,14 @@ def test_harbor_short_estimates_on_every_hosted_backend(backend: str) -> None:
     from conftest import EXAMPLES
 
     assert run_cli("validate", EXAMPLES / "harbor-short.yaml", "--backend", backend).returncode == 0
-    result = run_cli("estimate", EXAMPLES / "harbor-short.yaml", "--backend", backend, "--json",
-                     env={"OPENAI_API_KEY": "", "FAL_KEY": "", "GEMINI_API_KEY": ""})
+    result = run_cli(
+        "estimate",
+        EXAMPLES / "harbor-short.yaml",
+        "--backend",
+        backend,
+        "--json",
+        env={"OPENAI_API_KEY": "", "FAL_KEY": "", "GEMINI_API_KEY": ""},
+    )
     assert result.returncode == 0, result.stderr
     shots = json.loads(result.stdout)["shots"]
     assert all(s["render_seconds"] >= s["seconds"] for s in shots)
@@ -115,12 +128,17 @@ TARGETS = """\
 def test_a_target_never_receives_another_backends_settings(tmp_path: Path) -> None:
     from storyboard.testing.fake_gemini import FakeGemini
 
-    path = write_board(tmp_path, "  - {id: a, seconds: 4, action: a ferry arrives}\n",
-                       seconds="[4, 8]", render=TARGETS)
+    path = write_board(
+        tmp_path,
+        "  - {id: a, seconds: 4, action: a ferry arrives}\n",
+        seconds="[4, 8]",
+        render=TARGETS,
+    )
     with FakeGemini("gm-key", latency=0.05) as gemini:
         for how in (["--target", "draft"], ["--backend", "gemini"]):
-            result = run_cli("render", path, *how, "--base-url", gemini.url,
-                             env={"GEMINI_API_KEY": "gm-key"})
+            result = run_cli(
+                "render", path, *how, "--base-url", gemini.url, env={"GEMINI_API_KEY": "gm-key"}
+            )
             assert result.returncode == 0, result.stderr
         bodies = [r.fields for r in gemini.calls("POST", r"/v1beta/interactions|/interactions")]
         assert len(bodies) == 1  # the second run renders nothing: same request, same render
@@ -143,8 +161,7 @@ def test_each_target_stitches_its_own_edit(tmp_path: Path, api: FakeVideoAPI) ->
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("board.other.mp4")
     assert (tmp_path / "renders/board/board.mp4").is_file()
-    assert {r.fields["model"] for r in api.calls("POST", "/v1/videos")} == {"wan-test",
-                                                                             "wan-other"}
+    assert {r.fields["model"] for r in api.calls("POST", "/v1/videos")} == {"wan-test", "wan-other"}
 
 
 FOUR = """\
@@ -163,15 +180,17 @@ def build(api: FakeVideoAPI, folder: Path, shots: str, *args: str, render: str =
 
 
 def test_appending_inserting_removing_renaming_creates_only_whats_new(
-        tmp_path: Path, api: FakeVideoAPI) -> None:
+    tmp_path: Path, api: FakeVideoAPI
+) -> None:
     build(api, tmp_path, FOUR)
     assert creates(api) == 4
     build(api, tmp_path, FOUR + EXTRA)  # appended
     assert creates(api) == 5
     build(api, tmp_path, EXTRA.replace("s5", "s0").replace("lights", "first lights") + FOUR)
     assert creates(api) == 6  # inserted at the top: one new job
-    build(api, tmp_path, FOUR.replace("  - {id: s2, seconds: 1, action: gulls over the water}\n",
-                                      ""))
+    build(
+        api, tmp_path, FOUR.replace("  - {id: s2, seconds: 1, action: gulls over the water}\n", "")
+    )
     assert creates(api) == 6  # removed
     stderr = build(api, tmp_path, FOUR.replace("id: s3", "id: ferry"))
     assert creates(api) == 6 and "0 rendered, 4 reused" in stderr  # renamed
@@ -199,8 +218,7 @@ def test_switching_target_and_back_creates_nothing(tmp_path: Path, api: FakeVide
     assert creates(api) == 9
 
 
-def test_a_remix_rendered_alone_renders_its_source_first(tmp_path: Path,
-                                                         api: FakeVideoAPI) -> None:
+def test_a_remix_rendered_alone_renders_its_source_first(tmp_path: Path, api: FakeVideoAPI) -> None:
     path = write_board(tmp_path, FOUR + "  - {id: night, remix_of: s2, edit: make it night}\n")
     result = cli(api, "render", path, "--shot", "night")
     assert result.returncode == 0, result.stderr
@@ -213,26 +231,37 @@ def test_a_remix_rendered_alone_renders_its_source_first(tmp_path: Path,
 
 @pytest.mark.parametrize("fault", ["blocked", "failed"])
 def test_a_source_that_did_not_render_sends_nothing_for_its_derived_shots(
-        tmp_path: Path, api: FakeVideoAPI, fault: str) -> None:
+    tmp_path: Path, api: FakeVideoAPI, fault: str
+) -> None:
     from storyboard.testing.fake_video_api import Faults
 
-    api.faults = Faults(moderation_words=("Forbidden",)) if fault == "blocked" else Faults(
-        rate_limit=3, retry_after=0.01)
-    path = write_board(tmp_path, "  - {id: src, seconds: 1, action: forbidden harbor}\n"
-                                 "  - {id: night, remix_of: src, edit: make it night}\n"
-                                 "  - {id: more, extend_of: src, seconds: 1, action: it goes on}\n")
+    api.faults = (
+        Faults(moderation_words=("Forbidden",))
+        if fault == "blocked"
+        else Faults(rate_limit=3, retry_after=0.01)
+    )
+    path = write_board(
+        tmp_path,
+        "  - {id: src, seconds: 1, action: forbidden harbor}\n"
+        "  - {id: night, remix_of: src, edit: make it night}\n"
+        "  - {id: more, extend_of: src, seconds: 1, action: it goes on}\n",
+    )
     result = cli(api, "render", path)
     assert result.returncode == 3
     assert "skipped  night: its source 'src' failed; nothing sent" in result.stderr
     assert not api.calls("POST", "/v1/videos/edits") and not api.calls(
-        "POST", "/v1/videos/extensions")
+        "POST", "/v1/videos/extensions"
+    )
     assert "0 rendered, 0 reused, 1 failed, 2 skipped" in result.stderr
 
 
 def test_an_extension_holds_only_its_new_part(tmp_path: Path, api: FakeVideoAPI) -> None:
-    path = write_board(tmp_path, "  - {id: a, seconds: 2, action: a ferry}\n"
-                                 "  - {id: b, extend_of: a, seconds: 2, action: it docks}\n",
-                       seconds="[2]")
+    path = write_board(
+        tmp_path,
+        "  - {id: a, seconds: 2, action: a ferry}\n"
+        "  - {id: b, extend_of: a, seconds: 2, action: it docks}\n",
+        seconds="[2]",
+    )
     result = cli(api, "build", path)
     assert result.returncode == 0, result.stderr
     [extension] = api.calls("POST", "/v1/videos/extensions")
@@ -241,8 +270,9 @@ def test_an_extension_holds_only_its_new_part(tmp_path: Path, api: FakeVideoAPI)
     assert probe(tmp_path / "renders/board/board.mp4").frames == 96  # 2 s + 2 s of edit
 
 
-def test_status_lists_orphans_and_clean_removes_only_them(tmp_path: Path,
-                                                          api: FakeVideoAPI) -> None:
+def test_status_lists_orphans_and_clean_removes_only_them(
+    tmp_path: Path, api: FakeVideoAPI
+) -> None:
     build(api, tmp_path, FOUR)
     path = write_board(tmp_path, FOUR.replace("Mara smiles", "Mara laughs"))
     assert cli(api, "render", path).returncode == 0
@@ -263,10 +293,14 @@ def test_status_lists_orphans_and_clean_removes_only_them(tmp_path: Path,
 def test_previs_inserting_a_shot_into_ten_renders_one(tmp_path: Path) -> None:
     def board(ids: list[str]) -> Path:
         path = tmp_path / "ten.yaml"
-        shots = "".join(f"  - {{id: {i}, seconds: 0.5, action: shot {i}, "
-                        f"beats: [{{camera: pan-left, seconds: 0.5}}]}}\n" for i in ids)
-        path.write_text(f"version: 1\ntitle: Ten\noutput: {{size: 160x90, fps: 24}}\n"
-                        f"shots:\n{shots}")
+        shots = "".join(
+            f"  - {{id: {i}, seconds: 0.5, action: shot {i}, "
+            f"beats: [{{camera: pan-left, seconds: 0.5}}]}}\n"
+            for i in ids
+        )
+        path.write_text(
+            f"version: 1\ntitle: Ten\noutput: {{size: 160x90, fps: 24}}\nshots:\n{shots}"
+        )
         return path
 
     ids = [f"s{n}" for n in range(10)]

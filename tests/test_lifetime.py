@@ -62,22 +62,27 @@ def wait_for(condition, seconds: float) -> bool:
 def test_killing_the_main_process_ends_its_workers(tmp_path: Path, sig: int) -> None:
     board = tmp_path / "long.yaml"
     board.write_text(BOARD)
-    main = subprocess.Popen([sys.executable, "-m", "storyboard", "render", str(board),
-                             "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    main = subprocess.Popen(
+        [sys.executable, "-m", "storyboard", "render", str(board), "--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     takes = tmp_path / "renders" / "long" / "takes"
     shots = tmp_path / "renders" / "long" / "shots"
     workers: list[int] = []
     try:
-        assert wait_for(lambda: len(list(takes.glob(".*.partial.mp4"))) >= 2, 120), \
+        assert wait_for(lambda: len(list(takes.glob(".*.partial.mp4"))) >= 2, 120), (
             "two workers never started rendering"
+        )
         workers = children(main.pid)  # the pool's workers and multiprocessing's helper
         assert len(workers) >= 2
         before = {p.name: p.stat().st_mtime_ns for p in shots.glob("*")}
         main.send_signal(sig)
         main.wait(30)
-        assert wait_for(lambda: not any(alive(w) for w in workers), 2.0), \
+        assert wait_for(lambda: not any(alive(w) for w in workers), 2.0), (
             "a worker outlived the main process by more than 2 s"
+        )
         assert {p.name: p.stat().st_mtime_ns for p in shots.glob("*")} == before
     finally:  # a failing run leaves nothing behind
         if main.poll() is None:
@@ -88,9 +93,12 @@ def test_killing_the_main_process_ends_its_workers(tmp_path: Path, sig: int) -> 
 
 
 def test_a_worker_whose_parent_is_gone_exits_at_once() -> None:
-    code = ("import os, sys; from storyboard.render.lifetime import die_with_parent; "
-            "die_with_parent(os.getppid() + 999999); print('still here')")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    code = (
+        "import os, sys; from storyboard.render.lifetime import die_with_parent; "
+        "die_with_parent(os.getppid() + 999999); print('still here')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1 and "still here" not in result.stdout
     assert callable(die_with_parent)

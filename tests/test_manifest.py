@@ -17,23 +17,53 @@ from storyboard.manifest import (
 from conftest import run_cli
 
 V010_ENTRY = {  # what storyboard 0.1.0 wrote for one shot
-    "status": "rendered", "render_key": "k1", "prompt": "Wide shot.", "backend": "openai",
-    "model": "sora-2", "size": "1280x720", "fps": 24, "seconds": 4, "reference": None,
-    "reference_sha256": None, "remote_video_id": "video_1", "error": None, "error_code": None,
-    "output": "shots/one.mp4", "output_sha256": "ab" * 32,
+    "status": "rendered",
+    "render_key": "k1",
+    "prompt": "Wide shot.",
+    "backend": "openai",
+    "model": "sora-2",
+    "size": "1280x720",
+    "fps": 24,
+    "seconds": 4,
+    "reference": None,
+    "reference_sha256": None,
+    "remote_video_id": "video_1",
+    "error": None,
+    "error_code": None,
+    "output": "shots/one.mp4",
+    "output_sha256": "ab" * 32,
 }
 
 
 def entry(key: str, status: str = "rendered") -> ShotEntry:
-    return ShotEntry(status=status, render_key=key, backend="previs",  # type: ignore[arg-type]
-                     model=None, prompt="p", size="160x90", fps=24, seconds=1)
+    return ShotEntry(
+        status=status,
+        render_key=key,
+        backend="previs",  # type: ignore[arg-type]
+        model=None,
+        prompt="p",
+        size="160x90",
+        fps=24,
+        seconds=1,
+    )
 
 
 def test_a_010_manifest_is_upgraded_when_read() -> None:
-    old = {"storyboard": "b.yaml", "storyboard_sha256": "x", "backend": "openai",
-           "tool_version": "0.1.0", "shots": {"one": V010_ENTRY},
-           "edit": {"key": "e", "output": "b.mp4", "output_sha256": "cd", "frames": 96,
-                    "seconds": 4.0, "slates": []}}
+    old = {
+        "storyboard": "b.yaml",
+        "storyboard_sha256": "x",
+        "backend": "openai",
+        "tool_version": "0.1.0",
+        "shots": {"one": V010_ENTRY},
+        "edit": {
+            "key": "e",
+            "output": "b.mp4",
+            "output_sha256": "cd",
+            "frames": 96,
+            "seconds": 4.0,
+            "slates": [],
+        },
+    }
     manifest = parse_manifest(old)
     one = manifest.shots["one"]
     assert manifest.manifest_version == 1 and one.legacy
@@ -95,5 +125,7 @@ def test_a_damaged_manifest_is_set_aside_with_a_warning(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     kept = list(folder.glob("manifest.damaged-*.json"))
     assert len(kept) == 1 and kept[0].read_text().startswith('{"shots"')
-    assert json.loads((folder / "manifest.json").read_text())["shots"]["harbor"]["status"] == \
-        "rendered"
+    assert (
+        json.loads((folder / "manifest.json").read_text())["shots"]["harbor"]["status"]
+        == "rendered"
+    )

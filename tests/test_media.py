@@ -25,10 +25,14 @@ def test_cover_crops_before_it_scales() -> None:
 
 def test_exact_fits_are_pillows_so_hosted_bytes_do_not_change() -> None:
     image = Image.effect_noise((300, 170), 60).convert("RGB")
-    assert fit_image(image, 160, 90).tobytes() == ImageOps.fit(
-        image, (160, 90), Image.Resampling.LANCZOS).tobytes()
-    assert fit_image(image, 160, 160, "contain").tobytes() == ImageOps.pad(
-        image, (160, 160), color=(20, 20, 22)).tobytes()
+    assert (
+        fit_image(image, 160, 90).tobytes()
+        == ImageOps.fit(image, (160, 90), Image.Resampling.LANCZOS).tobytes()
+    )
+    assert (
+        fit_image(image, 160, 160, "contain").tobytes()
+        == ImageOps.pad(image, (160, 160), color=(20, 20, 22)).tobytes()
+    )
 
 
 def test_a_margin_keeps_an_ordinary_picture_whole() -> None:
@@ -40,16 +44,21 @@ def test_a_margin_keeps_an_ordinary_picture_whole() -> None:
 def test_previs_of_an_extreme_strip_stays_small(tmp_path: Path, size: tuple[int, int]) -> None:
     Image.new("RGB", size, "orange").save(tmp_path / "strip.png")
     board = tmp_path / "b.yaml"
-    board.write_text("version: 1\ntitle: T\noutput: {size: 320x180, fps: 12}\nshots:\n"
-                     "  - {id: a, action: x, seconds: 0.5, reference: strip.png,\n"
-                     "     beats: [{camera: pan-left, seconds: 0.5}]}\n")
-    script = ("import resource, subprocess, sys\n"
-              "r = subprocess.run([sys.executable, '-m', 'storyboard', 'render', sys.argv[1],"
-              " '--jobs', '1'])\n"
-              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-              "sys.exit(r.returncode)\n")
-    result = subprocess.run([sys.executable, "-c", script, str(board)], capture_output=True,
-                            text=True, timeout=120)
+    board.write_text(
+        "version: 1\ntitle: T\noutput: {size: 320x180, fps: 12}\nshots:\n"
+        "  - {id: a, action: x, seconds: 0.5, reference: strip.png,\n"
+        "     beats: [{camera: pan-left, seconds: 0.5}]}\n"
+    )
+    script = (
+        "import resource, subprocess, sys\n"
+        "r = subprocess.run([sys.executable, '-m', 'storyboard', 'render', sys.argv[1],"
+        " '--jobs', '1'])\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(r.returncode)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(board)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     peak_mib = int(result.stdout.split()[-1]) // 1024
     assert peak_mib < 400, f"{size} peaked at {peak_mib} MiB"

@@ -16,10 +16,12 @@ JSON_COMMANDS = ("validate", "compile", "plan", "status", "estimate", "shotlist"
 
 def tiny_board(tmp_path: Path) -> Path:
     board = tmp_path / "tiny.yaml"
-    board.write_text("version: 1\ntitle: Tiny\noutput: {size: 160x90, fps: 24}\nshots:\n"
-                     "  - {id: one, seconds: 1, action: a gull lands,"
-                     " transition: {type: dissolve, seconds: 0.5}}\n"
-                     "  - {id: two, seconds: 1, action: the gull leaves}\n")
+    board.write_text(
+        "version: 1\ntitle: Tiny\noutput: {size: 160x90, fps: 24}\nshots:\n"
+        "  - {id: one, seconds: 1, action: a gull lands,"
+        " transition: {type: dissolve, seconds: 0.5}}\n"
+        "  - {id: two, seconds: 1, action: the gull leaves}\n"
+    )
     return board
 
 

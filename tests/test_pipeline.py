@@ -48,10 +48,13 @@ def test_compiled_storyboard_pairs_shots_with_prompts_and_keys(tmp_path: Path) -
 
 def test_settings_are_resolved_once(tmp_path: Path) -> None:
     board = tmp_path / "b.yaml"
-    board.write_text("version: 1\ntitle: T\noutput: {size: 1280x720}\n"
-                     "shots:\n  - {id: one, seconds: 4, action: a gull lands}\n")
-    compiled = pipeline.compile(board, pipeline.Options(backend="openai", out=tmp_path / "o",
-                                                        jobs=100_000))
+    board.write_text(
+        "version: 1\ntitle: T\noutput: {size: 1280x720}\n"
+        "shots:\n  - {id: one, seconds: 4, action: a gull lands}\n"
+    )
+    compiled = pipeline.compile(
+        board, pipeline.Options(backend="openai", out=tmp_path / "o", jobs=100_000)
+    )
     s = compiled.settings
     assert (s.backend_name, s.backend.kind, s.folder.root) == ("openai", "hosted", tmp_path / "o")
     assert s.jobs == pipeline.MAX_HOSTED_JOBS and "--jobs 100000" in s.notes[0]
@@ -79,8 +82,12 @@ def test_the_api_example_builds_the_harbor_short(examples_copy: Path) -> None:
 
     harbor = examples_copy / "harbor-short.yaml"
     harbor.write_text(harbor.read_text().replace("1280x720", "160x90"))
-    result = subprocess.run([sys.executable, str(examples_copy / "build_api.py"), str(harbor),
-                             "--jobs", "2"], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(examples_copy / "build_api.py"), str(harbor), "--jobs", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     edit = Path(result.stdout.strip())
     assert edit == examples_copy / "renders" / "harbor-short" / "harbor-short.mp4"
@@ -95,15 +102,15 @@ def test_a_plugin_backend_missing_part_of_the_contract_is_named(tmp_path: Path) 
     (tmp_path / "halfway.py").write_text(
         "class Halfway:\n    name = 'halfway'\n    version = '1'\n    kind = 'local'\n"
         "    @classmethod\n    def from_config(cls, config): return cls()\n"
-        "    @classmethod\n    def capabilities(cls, model=None): ...\n")
+        "    @classmethod\n    def capabilities(cls, model=None): ...\n"
+    )
     dist = tmp_path / "halfway-0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: halfway\nVersion: 0\n")
     (dist / "entry_points.txt").write_text("[storyboard.backends]\nhalfway = halfway:Halfway\n")
     board = tmp_path / "b.yaml"
     board.write_text("version: 1\ntitle: t\nshots: [{id: a, action: waves}]\n")
-    result = run_cli("render", board, "--backend", "halfway",
-                     env={"PYTHONPATH": str(tmp_path)})
+    result = run_cli("render", board, "--backend", "halfway", env={"PYTHONPATH": str(tmp_path)})
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "lacks key_material, price_per_second" in result.stderr
 
@@ -122,15 +129,22 @@ def test_the_format_imports_no_backend() -> None:
             else:
                 continue
             for name in names:
-                assert not name.startswith(("storyboard.render", "storyboard.edit",
-                                            "storyboard.review", "storyboard.pipeline")), \
-                    f"{path.name} imports {name}"
+                assert not name.startswith(
+                    (
+                        "storyboard.render",
+                        "storyboard.edit",
+                        "storyboard.review",
+                        "storyboard.pipeline",
+                    )
+                ), f"{path.name} imports {name}"
 
 
 def test_backend_preflight_problems_point_at_the_file(tmp_path: Path) -> None:
     board = tmp_path / "b.yaml"
-    board.write_text("version: 1\ntitle: T\noutput: {size: 160x90}\n"
-                     "shots:\n  - {id: one, seconds: 4, action: a gull lands}\n")
+    board.write_text(
+        "version: 1\ntitle: T\noutput: {size: 160x90}\n"
+        "shots:\n  - {id: one, seconds: 4, action: a gull lands}\n"
+    )
     [ok] = pipeline.validate([board])
     assert not ok.problems
     [report] = pipeline.validate([board], pipeline.Options(backend="openai"))

@@ -40,15 +40,24 @@ def test_timecode_known_values(fps: float, frame: int, expected: str) -> None:
 def test_timecode_agrees_with_opentimelineio(fps: float) -> None:
     rate = float(frame_rate(fps))
     for frame in range(0, 200_000, 997):
-        theirs = otio.opentime.to_timecode(otio.opentime.RationalTime(frame, rate), rate,
-                                           is_drop_frame(fps))
+        theirs = otio.opentime.to_timecode(
+            otio.opentime.RationalTime(frame, rate), rate, is_drop_frame(fps)
+        )
         assert timecode(frame, fps) == theirs
         assert timecode_frames(theirs, fps) == frame
 
 
 def test_drop_frame_only_for_29_97_and_59_94() -> None:
     assert [is_drop_frame(f) for f in (23.976, 24, 25, 29.97, 30, 50, 59.94, 60)] == [
-        False, False, False, True, False, False, True, False]
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
     assert str(frame_rate(23.976)) == "24000/1001" and str(frame_rate(24)) == "24"
 
 
@@ -66,7 +75,10 @@ def test_harbor_plan_cut_points_and_handles() -> None:
         assert a.source_out - a.source_in == a.record_out - a.record_in
     # the last shot fades to black over 1 s: its clip ends where the fade starts
     assert (last.transition.type, last.transition.before, last.record_out) == (
-        "fade-black", 24, 396 - 24)
+        "fade-black",
+        24,
+        396 - 24,
+    )
     sfx = [m for m in second.markers if m.kind == "sfx"]
     assert [(m.name, m.frame, m.source_frame) for m in sfx] == [("watch clasp click", 132, 24)]
     [line] = [m for m in last.markers if m.kind == "dialogue"]
@@ -76,9 +88,11 @@ def test_harbor_plan_cut_points_and_handles() -> None:
 
 def test_fades_between_shots_leave_the_colour_between_the_clips(tmp_path: Path) -> None:
     board_file = tmp_path / "f.yaml"
-    board_file.write_text("version: 1\ntitle: f\noutput: {size: 160x90, fps: 25}\nshots:\n"
-                          "  - {id: a, seconds: 2, action: x, transition: {type: fade-white, "
-                          "seconds: 0.6}}\n  - {id: b, seconds: 2, action: y}\n")
+    board_file.write_text(
+        "version: 1\ntitle: f\noutput: {size: 160x90, fps: 25}\nshots:\n"
+        "  - {id: a, seconds: 2, action: x, transition: {type: fade-white, "
+        "seconds: 0.6}}\n  - {id: b, seconds: 2, action: y}\n"
+    )
     board, _ = load_storyboard(board_file)
     a, b = build_plan(board).shots
     assert (a.record_out, b.record_in, b.source_in) == (50 - 7, 50 + 8, 8)
@@ -111,23 +125,28 @@ def test_json_failure_is_an_object_not_an_empty_stdout() -> None:
 
 def test_shotlist_agrees_with_the_plan_and_csv_cells_are_inert(tmp_path: Path) -> None:
     board = tmp_path / "b.yaml"
-    board.write_text("version: 1\ntitle: t\noutput: {size: 160x90, fps: 24}\nshots:\n"
-                     "  - {id: a, seconds: 1, action: '=HYPERLINK(\"http://x\")', "
-                     "notes: '@SUM(1)'}\n  - {id: b, seconds: 1, action: '-2+3', notes: '+1'}\n")
+    board.write_text(
+        "version: 1\ntitle: t\noutput: {size: 160x90, fps: 24}\nshots:\n"
+        "  - {id: a, seconds: 1, action: '=HYPERLINK(\"http://x\")', "
+        "notes: '@SUM(1)'}\n  - {id: b, seconds: 1, action: '-2+3', notes: '+1'}\n"
+    )
     rows = list(csv.reader(io.StringIO(run_cli("shotlist", board, "--format", "csv").stdout)))
-    assert rows[1][11] == "'=HYPERLINK(\"http://x\")" and rows[1][15] == "'@SUM(1)"
+    assert rows[1][11] == '\'=HYPERLINK("http://x")' and rows[1][15] == "'@SUM(1)"
     assert rows[2][11] == "'-2+3" and rows[2][15] == "'+1"
     assert rows[-1][:2] == ["TRT", "total running time"] and rows[-1][7] == "00:00:02:00"
     data = json.loads(run_cli("shotlist", HARBOR, "--format", "json").stdout)
     plan = json.loads(run_cli("plan", HARBOR, "--format", "json").stdout)["plan"]
     assert [(r["in"], r["out"]) for r in data["shots"]] == [
-        (s["record_in"]["timecode"], s["record_out"]["timecode"]) for s in plan["shots"]]
+        (s["record_in"]["timecode"], s["record_out"]["timecode"]) for s in plan["shots"]
+    ]
 
 
 def test_shot_numbers_default_by_position_and_must_be_unique(tmp_path: Path) -> None:
     board = tmp_path / "n.yaml"
-    board.write_text("version: 1\ntitle: n\nshots:\n  - {id: a, number: 12, action: x}\n"
-                     "  - {id: b, number: 12A, action: x}\n  - {id: c, action: x}\n")
+    board.write_text(
+        "version: 1\ntitle: n\nshots:\n  - {id: a, number: 12, action: x}\n"
+        "  - {id: b, number: 12A, action: x}\n  - {id: c, action: x}\n"
+    )
     rows = list(csv.reader(io.StringIO(run_cli("shotlist", board, "--format", "csv").stdout)))
     assert [r[0] for r in rows[1:-1]] == ["12", "12A", "3"]
     board.write_text(board.read_text() + "  - {id: d, number: '12', action: x}\n")
@@ -140,7 +159,9 @@ def test_shot_numbers_default_by_position_and_must_be_unique(tmp_path: Path) -> 
 
 def test_a_remix_does_not_inherit_its_sources_number(tmp_path: Path) -> None:
     board = tmp_path / "r.yaml"
-    board.write_text("version: 1\ntitle: r\nshots:\n  - {id: a, number: 7A, action: x}\n"
-                     "  - {id: b, remix_of: a, edit: make it blue}\n")
+    board.write_text(
+        "version: 1\ntitle: r\nshots:\n  - {id: a, number: 7A, action: x}\n"
+        "  - {id: b, remix_of: a, edit: make it blue}\n"
+    )
     loaded, _ = load_storyboard(board)
     assert [s.number for s in loaded.shots] == ["7A", "2"]

@@ -38,9 +38,18 @@ def test_only_storyboards_skips_other_yaml_and_says_so(tmp_path: Path) -> None:
 
 
 def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
+    )
 
 
 def hook_repo(tmp_path: Path) -> Path:
@@ -51,9 +60,13 @@ def hook_repo(tmp_path: Path) -> Path:
     the language changes; the hook's files, exclude and arguments are the shipped ones."""
     repo = tmp_path / "hooks"
     repo.mkdir()
-    hook = {**HOOK, "language": "system",
-            "entry": HOOK["entry"].replace("storyboard", str(Path(sys.executable).parent /
-                                                               "storyboard"), 1)}
+    hook = {
+        **HOOK,
+        "language": "system",
+        "entry": HOOK["entry"].replace(
+            "storyboard", str(Path(sys.executable).parent / "storyboard"), 1
+        ),
+    }
     (repo / ".pre-commit-hooks.yaml").write_text(yaml.safe_dump([hook]))
     git(repo, "init", "-q")
     git(repo, "add", "-A")
@@ -70,14 +83,20 @@ def test_pre_commit_blocks_an_invalid_board(tmp_path: Path) -> None:
     (repo / ".github" / "workflows" / "storyboard.yml").write_text("on: push\njobs: {}\n")
     (repo / "storyboard-settings.yaml").write_text("name: x\n")
     (repo / "ok.storyboard.yaml").write_text(
-        "version: 1\ntitle: t\nshots: [{id: a, action: waves roll in}]\n")
+        "version: 1\ntitle: t\nshots: [{id: a, action: waves roll in}]\n"
+    )
     (repo / "bad.storyboard.yaml").write_text("version: 1\ntitle: t\nshots: []\n")
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache")}
-    result = subprocess.run([tool, "try-repo", str(hook_repo(tmp_path)), "storyboard-validate",
-                             "--all-files"], cwd=repo, capture_output=True, text=True, env=env,
-                            timeout=300)
+    result = subprocess.run(
+        [tool, "try-repo", str(hook_repo(tmp_path)), "storyboard-validate", "--all-files"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     out = result.stdout
     assert "bad.storyboard.yaml:3:8: error: shots: the list is empty" in out

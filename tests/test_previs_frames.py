@@ -26,8 +26,14 @@ def marker_image(path: Path) -> Path:
     return path
 
 
-def scene_for(tmp_path: Path, beats: str, seconds: float = 2, lighting: str = "",
-              overlays: bool = False, reference: str = "ref.png"):
+def scene_for(
+    tmp_path: Path,
+    beats: str,
+    seconds: float = 2,
+    lighting: str = "",
+    overlays: bool = False,
+    reference: str = "ref.png",
+):
     if reference == "ref.png" and not (tmp_path / "ref.png").exists():
         marker_image(tmp_path / "ref.png")
     ref_line = f"reference: {reference}" if reference else ""
@@ -58,8 +64,14 @@ def centroid(frame: np.ndarray) -> tuple[float, float, int]:
 
 
 HORIZONTAL = [("pan-left", +1), ("truck-left", +1), ("pan-right", -1), ("truck-right", -1)]
-VERTICAL = [("tilt-up", +1), ("pedestal-up", +1), ("crane-up", +1),
-            ("tilt-down", -1), ("pedestal-down", -1), ("crane-down", -1)]
+VERTICAL = [
+    ("tilt-up", +1),
+    ("pedestal-up", +1),
+    ("crane-up", +1),
+    ("tilt-down", -1),
+    ("pedestal-down", -1),
+    ("crane-down", -1),
+]
 
 
 @pytest.mark.parametrize(("move", "sign"), HORIZONTAL)
@@ -81,8 +93,10 @@ def test_vertical_moves_slide_the_picture_the_right_way(tmp_path, move, sign) ->
     assert abs(x1 - x0) < 2
 
 
-@pytest.mark.parametrize(("move", "grows"), [("dolly-in", True), ("zoom-in", True),
-                                             ("dolly-out", False), ("zoom-out", False)])
+@pytest.mark.parametrize(
+    ("move", "grows"),
+    [("dolly-in", True), ("zoom-in", True), ("dolly-out", False), ("zoom-out", False)],
+)
 def test_dolly_and_zoom_scale_the_picture(tmp_path, move, grows) -> None:
     scene = scene_for(tmp_path, f"[{{camera: {move}, seconds: 2}}]")
     area0 = centroid(frame_at(scene, 0))[2]
@@ -108,6 +122,7 @@ def test_ease_in_starts_slow_and_linear_does_not(tmp_path) -> None:
         scene = scene_for(tmp_path, f"[{{camera: pan-left, seconds: 2, ease: {ease}}}]")
         x = [centroid(frame_at(scene, t))[0] for t in (0, 0.5, 2)]
         return (x[1] - x[0]) / (x[2] - x[0])
+
     assert early_share("ease-in") < 0.15 < 0.2 < early_share("linear") < 0.3
 
 
@@ -184,6 +199,7 @@ def test_contain_letterboxes_and_cover_fills(tmp_path) -> None:
     contain = text.replace("action: a test", "action: a test\n    fit: contain")
     (tmp_path / "b.yaml").write_text(contain)
     from storyboard.compile import compile_storyboard as compile_
+
     story, _ = load_storyboard(tmp_path / "b.yaml")
     job = RenderJob(story.shots[0], compile_(story)[0], story.output, None, "k", False, "T")
     frame = frame_at(prepare_scene(job), 0)
@@ -205,8 +221,9 @@ shots:
     a, b = compile_storyboard(story)
     assert b.text.startswith("Continuation of the source video, from its last frame.\n")
     source = RenderJob(story.shots[0], a, story.output, None, "k", False)
-    extension = RenderJob(story.shots[1], b, story.output, None, "k", False,
-                          source_shot=story.shots[0])
+    extension = RenderJob(
+        story.shots[1], b, story.output, None, "k", False, source_shot=story.shots[0]
+    )
     last = frame_at(prepare_scene(source), 1.0).astype(int)
     first = frame_at(prepare_scene(extension), 0).astype(int)
     assert np.abs(last - first).mean() < 2

@@ -24,19 +24,24 @@ from storyboard.render.stage import shot_keys
 # ---- retry delays ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("attempt", "longest"), [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0),
-                                                   (4, 8.0), (9, 8.0)])
-def test_backoff_doubles_to_8_s_with_up_to_a_quarter_of_jitter(attempt: int,
-                                                               longest: float) -> None:
+@pytest.mark.parametrize(
+    ("attempt", "longest"), [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 8.0)]
+)
+def test_backoff_doubles_to_8_s_with_up_to_a_quarter_of_jitter(
+    attempt: int, longest: float
+) -> None:
     assert retry_delay(attempt, None, rand=lambda: 0.0) == longest
     assert retry_delay(attempt, None, rand=lambda: 1.0) == 0.75 * longest
 
 
-@pytest.mark.parametrize(("headers", "wait"), [
-    ({"retry-after-ms": "1500"}, 1.5),
-    ({"retry-after": "3"}, 3.0),
-    ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # the finer one wins
-])
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after": "3"}, 3.0),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # the finer one wins
+    ],
+)
 def test_the_servers_retry_after_is_obeyed(headers: dict[str, str], wait: float) -> None:
     assert retry_delay(5, httpx.Headers(headers), rand=lambda: 0.5) == wait
 
@@ -48,16 +53,25 @@ def test_a_retry_after_that_is_no_use_falls_back_to_backoff(value: str) -> None:
 
 # ---- capabilities ----------------------------------------------------------------------------
 
-SORA = Capabilities(durations=(4.0, 8.0, 12.0), sizes=("1280x720", "720x1280"),
-                    price_per_second=0.1)
+SORA = Capabilities(
+    durations=(4.0, 8.0, 12.0), sizes=("1280x720", "720x1280"), price_per_second=0.1
+)
 
 
-@pytest.mark.parametrize(("seconds", "mode", "rendered"), [
-    (4.0, "trim", 4.0), (5.0, "trim", 8.0), (8.0, "trim", 8.0), (0.5, "trim", 4.0),
-    (13.0, "trim", 13.0),  # longer than any: validation reports it, nothing is invented
-    (5.0, "exact", 5.0)])
+@pytest.mark.parametrize(
+    ("seconds", "mode", "rendered"),
+    [
+        (4.0, "trim", 4.0),
+        (5.0, "trim", 8.0),
+        (8.0, "trim", 8.0),
+        (0.5, "trim", 4.0),
+        (13.0, "trim", 13.0),  # longer than any: validation reports it, nothing is invented
+        (5.0, "exact", 5.0),
+    ],
+)
 def test_a_shot_renders_the_shortest_allowed_length_that_holds_it(
-        seconds: float, mode: str, rendered: float) -> None:
+    seconds: float, mode: str, rendered: float
+) -> None:
     assert SORA.render_seconds(seconds, mode) == rendered
 
 
@@ -78,17 +92,22 @@ def test_size_problems() -> None:
 
 
 def test_the_storyboard_overrides_the_table_and_keeps_the_rest() -> None:
-    caps = SORA.overridden(RenderSettings(sizes=("160x90",), durations=(1.0, 2.0),
-                                          price_per_second=0.0))
+    caps = SORA.overridden(
+        RenderSettings(sizes=("160x90",), durations=(1.0, 2.0), price_per_second=0.0)
+    )
     assert (caps.sizes, caps.durations, caps.price_per_second) == (("160x90",), (1.0, 2.0), 0.0)
-    preset = SORA.overridden(RenderSettings(preset={"durations": [5, 10], "seed_field": "seed",
-                                                    "end_image_field": "tail_image_url"}))
+    preset = SORA.overridden(
+        RenderSettings(
+            preset={"durations": [5, 10], "seed_field": "seed", "end_image_field": "tail_image_url"}
+        )
+    )
     assert (preset.durations, preset.seed, preset.last_frame) == ((5.0, 10.0), True, True)
     assert preset.sizes == SORA.sizes
     assert SORA.overridden(RenderSettings()) == SORA
 
 
 # ---- render keys -----------------------------------------------------------------------------
+
 
 def keys(folder: Path, shots: str, backend: str = "openai") -> dict[str, str]:
     if not (folder / "ref.png").exists():
@@ -122,13 +141,15 @@ def test_a_hosted_key_follows_the_request_not_the_position_or_name(tmp_path: Pat
     assert two["b"] == two["b2"] == base["b"]
 
 
-@pytest.mark.parametrize("change", [
-    ("a kite rises", "a kite falls"),  # the prompt
-    ("seconds: 1", "seconds: 2"),  # the seconds on the wire
-    ("reference: ref.png", "reference: ref.png, fit: contain"),  # the fitted image sent
-])
-def test_what_the_backend_receives_changes_the_key(tmp_path: Path,
-                                                   change: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("a kite rises", "a kite falls"),  # the prompt
+        ("seconds: 1", "seconds: 2"),  # the seconds on the wire
+        ("reference: ref.png", "reference: ref.png, fit: contain"),  # the fitted image sent
+    ],
+)
+def test_what_the_backend_receives_changes_the_key(tmp_path: Path, change: tuple[str, str]) -> None:
     assert keys(tmp_path, A.replace(*change))["a"] != keys(tmp_path, A)["a"]
 
 
@@ -137,8 +158,15 @@ def test_the_reference_counts_by_its_bytes(tmp_path: Path) -> None:
     Image.new("RGB", (64, 48), (30, 90, 161)).save(tmp_path / "ref.png")
     assert keys(tmp_path, A)["a"] != before
     Image.new("RGB", (64, 36), (30, 90, 161)).save(tmp_path / "ref.png")  # already 16:9:
-    assert keys(tmp_path, A)["a"] == keys(tmp_path, A.replace(  # cover and contain send
-        "reference: ref.png", "reference: ref.png, fit: contain"))["a"]  # the same bytes
+    assert (
+        keys(tmp_path, A)["a"]
+        == keys(
+            tmp_path,
+            A.replace(  # cover and contain send
+                "reference: ref.png", "reference: ref.png, fit: contain"
+            ),
+        )["a"]
+    )  # the same bytes
 
 
 def test_previs_keys_differ_from_hosted_and_take_2_from_take_1(tmp_path: Path) -> None:

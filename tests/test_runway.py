@@ -41,9 +41,14 @@ def test_the_official_sdk_speaks_to_the_fake(runway: FakeRunway) -> None:
     client = runwayml.RunwayML(api_key=KEY, base_url=runway.url, max_retries=0)
     uri = _data_uri()
     created = client.image_to_video.create(
-        model="veo3.1", prompt_text="a lighthouse", ratio="1280:720", duration=4, seed=7,
-        audio=True, prompt_image=[{"uri": uri, "position": "first"},
-                                  {"uri": uri, "position": "last"}])
+        model="veo3.1",
+        prompt_text="a lighthouse",
+        ratio="1280:720",
+        duration=4,
+        seed=7,
+        audio=True,
+        prompt_image=[{"uri": uri, "position": "first"}, {"uri": uri, "position": "last"}],
+    )
     [sent] = runway.calls("POST", "/v1/image_to_video")
     assert sent.fields["promptText"] == "a lighthouse" and sent.fields["seed"] == 7
     assert set(sent.files) == {"first", "last"}
@@ -55,16 +60,22 @@ def test_the_official_sdk_speaks_to_the_fake(runway: FakeRunway) -> None:
     assert seen[0] == "PENDING" and "RUNNING" in seen and seen[-1] == "SUCCEEDED"
     video = httpx.get(task.output[0])  # a signed URL: no key needed
     assert video.content[4:8] == b"ftyp"
-    text = client.text_to_video.create(model="gen4.5", prompt_text="fog", ratio="720:1280",
-                                       duration=2)
+    text = client.text_to_video.create(
+        model="gen4.5", prompt_text="fog", ratio="720:1280", duration=2
+    )
     client.tasks.delete(text.id)
     assert client.tasks.retrieve(text.id).status == "CANCELLED"
     with pytest.raises(runwayml.BadRequestError, match="Invalid ratio '1920:1080'"):
-        client.image_to_video.create(model="gen4.5", prompt_image=uri, prompt_text="x",
-                                     ratio="1920:1080", duration=5)
+        client.image_to_video.create(
+            model="gen4.5", prompt_image=uri, prompt_text="x", ratio="1920:1080", duration=5
+        )
     with pytest.raises(runwayml.BadRequestError, match="positions must be one of first"):
-        client.image_to_video.create(model="gen4_turbo", ratio="960:960", duration=5,
-                                     prompt_image=[{"uri": uri, "position": "last"}])
+        client.image_to_video.create(
+            model="gen4_turbo",
+            ratio="960:960",
+            duration=5,
+            prompt_image=[{"uri": uri, "position": "last"}],
+        )
     wrong = runwayml.RunwayML(api_key="key_wrong", base_url=runway.url, max_retries=0)
     with pytest.raises(runwayml.AuthenticationError):
         wrong.tasks.retrieve(created.id)
@@ -72,14 +83,17 @@ def test_the_official_sdk_speaks_to_the_fake(runway: FakeRunway) -> None:
 
 def test_the_fake_needs_the_version_header(runway: FakeRunway) -> None:
     headers = {"Authorization": f"Bearer {KEY}"}
-    missing = httpx.post(f"{runway.url}/v1/text_to_video", headers=headers,
-                         json={"model": "gen4.5", "promptText": "x", "ratio": "1280:720",
-                               "duration": 5})
+    missing = httpx.post(
+        f"{runway.url}/v1/text_to_video",
+        headers=headers,
+        json={"model": "gen4.5", "promptText": "x", "ratio": "1280:720", "duration": 5},
+    )
     assert missing.status_code == 400 and "X-Runway-Version" in missing.json()["error"]
     assert not runway.jobs
 
 
 # ---- the real CLI against the fake, the same fault suite as the openai backend's ------------
+
 
 def board(folder: Path, shots: str, *, model: str = "gen4.5", extra: str = "") -> Path:
     Image.new("RGB", (640, 480), (200, 120, 40)).save(folder / "ref.png")
@@ -167,8 +181,10 @@ def test_moderation_refusal_among_three(tmp_path: Path, runway: FakeRunway) -> N
     runway.faults = Faults(moderation_words=("Gulls",))
     result = cli(runway, "render", board(tmp_path, THREE))
     assert result.returncode == 3
-    assert "blocked by the provider's content policy: The prompt text did not pass our " \
-           "content moderation." in result.stderr
+    assert (
+        "blocked by the provider's content policy: The prompt text did not pass our "
+        "content moderation." in result.stderr
+    )
     assert "two   SAFETY.INPUT.TEXT" in result.stderr  # the summary table
     assert sorted(p.name for p in shots_dir(tmp_path).glob("*.mp4")) == ["one.mp4", "three.mp4"]
     manifest = json.loads((tmp_path / "renders" / "hosted" / "manifest.json").read_text())
@@ -176,8 +192,9 @@ def test_moderation_refusal_among_three(tmp_path: Path, runway: FakeRunway) -> N
     assert manifest["shots"]["two"]["status"] == "failed"
 
 
-def test_cut_off_download_is_retried_without_a_new_create(tmp_path: Path,
-                                                          runway: FakeRunway) -> None:
+def test_cut_off_download_is_retried_without_a_new_create(
+    tmp_path: Path, runway: FakeRunway
+) -> None:
     runway.faults = Faults(cut_downloads=1)
     result = cli(runway, "render", board(tmp_path, THREE), "--shot", "two")
     assert result.returncode == 0, result.stderr
@@ -187,18 +204,19 @@ def test_cut_off_download_is_retried_without_a_new_create(tmp_path: Path,
 
 
 def test_a_wrong_key_stops_the_run_and_never_leaks(tmp_path: Path, runway: FakeRunway) -> None:
-    result = cli(runway, "render", board(tmp_path, THREE), "--jobs", "1",
-                 key="key_WRONG-0000")
+    result = cli(runway, "render", board(tmp_path, THREE), "--jobs", "1", key="key_WRONG-0000")
     assert result.returncode == 1  # a refused key is a setup problem, not a failed shot
     assert result.stderr.count("rejected the API key") == 1, result.stderr
-    assert "runway: the server rejected the API key in $RUNWAYML_API_SECRET (HTTP 401)" \
+    assert (
+        "runway: the server rejected the API key in $RUNWAYML_API_SECRET (HTTP 401)"
         in result.stderr
+    )
     assert len(runway.requests) == 1  # the first refusal; nothing more was sent
     assert "key_WRONG-0000" not in result.stdout + result.stderr
-    missing = run_cli("render", board(tmp_path, THREE), "--base-url", runway.url,
-                      env={"RUNWAYML_API_SECRET": ""})
-    assert missing.returncode == 1 and "needs an API key in $RUNWAYML_API_SECRET" \
-        in missing.stderr
+    missing = run_cli(
+        "render", board(tmp_path, THREE), "--base-url", runway.url, env={"RUNWAYML_API_SECRET": ""}
+    )
+    assert missing.returncode == 1 and "needs an API key in $RUNWAYML_API_SECRET" in missing.stderr
 
 
 def test_the_key_goes_to_runway_only_never_to_the_video_host(tmp_path: Path) -> None:
@@ -213,14 +231,18 @@ def test_the_key_goes_to_runway_only_never_to_the_video_host(tmp_path: Path) -> 
     assert KEY not in outputs and KEY.encode() not in written
 
 
-def test_sigkill_after_creates_then_rerun_creates_nothing(tmp_path: Path,
-                                                          runway: FakeRunway) -> None:
+def test_sigkill_after_creates_then_rerun_creates_nothing(
+    tmp_path: Path, runway: FakeRunway
+) -> None:
     runway.faults = Faults(never_finish_words=("harbor", "Gulls", "ferry"))
     path = board(tmp_path, THREE)
     process = subprocess.Popen(
         [sys.executable, "-m", "storyboard", "render", str(path), "--base-url", runway.url],
-        env={**os.environ, "RUNWAYML_API_SECRET": KEY}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env={**os.environ, "RUNWAYML_API_SECRET": KEY},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_until(lambda: polled_jobs(runway, "/v1/tasks/[^/]+") == 3)  # every task's handle
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -239,19 +261,25 @@ def test_throttled_tasks_wait_their_turn(tmp_path: Path, runway: FakeRunway) -> 
 
 
 def test_limits_prices_and_an_image_only_model(tmp_path: Path, runway: FakeRunway) -> None:
-    shots = ("  - {id: a, seconds: 5, reference: ref.png, action: x}\n"
-             "  - {id: b, seconds: 3, action: y, audio: {sfx: [{at: 1, cue: a bell}]}}\n")
+    shots = (
+        "  - {id: a, seconds: 5, reference: ref.png, action: x}\n"
+        "  - {id: b, seconds: 3, action: y, audio: {sfx: [{at: 1, cue: a bell}]}}\n"
+    )
     path = board(tmp_path, shots, model="veo3.1")
     report = json.loads(run_cli("estimate", path, "--json").stdout)
     costs = {s["id"]: (s["render_seconds"], s["cost"]) for s in report["shots"]}
     assert costs == {"a": (6, pytest.approx(1.2)), "b": (4, pytest.approx(1.6))}  # b has sound
     path.write_text(path.read_text().replace("seconds: 5", "seconds: 9"))
-    assert "9 s is longer than the longest length the model renders (8 s" \
+    assert (
+        "9 s is longer than the longest length the model renders (8 s"
         in run_cli("validate", path).stdout
+    )
     turbo = board(tmp_path, shots, model="gen4_turbo")
     result = cli(runway, "render", turbo)
-    assert result.returncode == 3 and "gen4_turbo animates an image: give the shot a " \
-        "reference" in result.stderr
+    assert (
+        result.returncode == 3
+        and "gen4_turbo animates an image: give the shot a reference" in result.stderr
+    )
     assert [r.fields["model"] for r in creates(runway)] == ["gen4_turbo"]
 
 
@@ -270,14 +298,27 @@ def test_the_exact_request_of_each_runway_model(tmp_path: Path) -> None:
 
     Image.new("RGB", (640, 360), (220, 30, 30)).save(tmp_path / "ref.png")
     Image.new("RGB", (640, 360), (30, 30, 220)).save(tmp_path / "end.png")
-    shot = EndShot("a", 0, 5.0, "x", reference=tmp_path / "ref.png",
-                   audio=Audio(sfx=(SfxCue(1.0, "a bell"),)), end_frame=tmp_path / "end.png")
+    shot = EndShot(
+        "a",
+        0,
+        5.0,
+        "x",
+        reference=tmp_path / "ref.png",
+        audio=Audio(sfx=(SfxCue(1.0, "a bell"),)),
+        end_frame=tmp_path / "end.png",
+    )
 
     def body(model: str) -> tuple[str, dict]:
         caps = RunwayBackend.capabilities(model)
-        job = RenderJob(shot, ShotPrompt("a", "", "", "", "", "", "", "", "", "P"),
-                        Output(160, 90, 24.0), model, "key", seed=7,
-                        render_seconds=caps.render_seconds(5.0))
+        job = RenderJob(
+            shot,
+            ShotPrompt("a", "", "", "", "", "", "", "", "", "P"),
+            Output(160, 90, 24.0),
+            model,
+            "key",
+            seed=7,
+            render_seconds=caps.render_seconds(5.0),
+        )
         call = RunwayBackend.request(job)
 
         def shown(value):
@@ -294,10 +335,16 @@ def test_the_exact_request_of_each_runway_model(tmp_path: Path) -> None:
     base = {"promptText": "P", "ratio": "1280:720", "seed": 7}
     first = "<first 160x90>"
     both = [{"uri": first, "position": "first"}, {"uri": "<last 160x90>", "position": "last"}]
-    assert body("gen4.5") == ("/v1/image_to_video", {"model": "gen4.5", **base, "duration": 5,
-                                                     "promptImage": first})
-    assert body("gen4_turbo") == ("/v1/image_to_video", {"model": "gen4_turbo", **base,
-                                                         "duration": 5, "promptImage": first})
+    assert body("gen4.5") == (
+        "/v1/image_to_video",
+        {"model": "gen4.5", **base, "duration": 5, "promptImage": first},
+    )
+    assert body("gen4_turbo") == (
+        "/v1/image_to_video",
+        {"model": "gen4_turbo", **base, "duration": 5, "promptImage": first},
+    )
     for veo in ("veo3.1", "veo3.1_fast"):
-        assert body(veo) == ("/v1/image_to_video", {"model": veo, **base, "duration": 6,
-                                                    "promptImage": both, "audio": True})
+        assert body(veo) == (
+            "/v1/image_to_video",
+            {"model": veo, **base, "duration": 6, "promptImage": both, "audio": True},
+        )

@@ -43,9 +43,12 @@ def test_schema_is_valid_2020_12() -> None:
 def test_every_property_has_a_description() -> None:
     schema = json.loads(schema_text())
     defs = schema["$defs"]
-    missing = [trail for root in (schema, *defs.values())
-               for trail, prop in walk_properties(root, defs)
-               if not resolved(prop, defs).get("description")]
+    missing = [
+        trail
+        for root in (schema, *defs.values())
+        for trail, prop in walk_properties(root, defs)
+        if not resolved(prop, defs).get("description")
+    ]
     assert missing == []
 
 
@@ -84,8 +87,12 @@ def test_closed_vocabularies_are_completable_and_described() -> None:
         assert values and all(v.get("const") and v.get("description") for v in values), name
     string_form = defs["transition"]["anyOf"][0]
     assert string_form == {"$ref": "#/$defs/transitionType"}
-    assert all("pattern" not in n or n.get("title") in {"name", "frame size", "base URL",
-               "environment variable name", "shot number", "voice"} for n in nodes(defs))
+    assert all(
+        "pattern" not in n
+        or n.get("title")
+        in {"name", "frame size", "base URL", "environment variable name", "shot number", "voice"}
+        for n in nodes(defs)
+    )
 
 
 def test_check_jsonschema_accepts_schema_and_examples() -> None:
@@ -96,8 +103,7 @@ def test_check_jsonschema_accepts_schema_and_examples() -> None:
     meta = subprocess.run([tool, "--check-metaschema", schema], capture_output=True, text=True)
     assert meta.returncode == 0, meta.stdout + meta.stderr
     examples = sorted((ROOT / "examples").glob("*.yaml"))
-    run = subprocess.run([tool, "--schemafile", schema, *examples], capture_output=True,
-                         text=True)
+    run = subprocess.run([tool, "--schemafile", schema, *examples], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -110,18 +116,40 @@ def ajv() -> Path:
     binary = cache / "ajv" / "node_modules" / ".bin" / "ajv"
     if not binary.exists():
         (cache / "ajv").mkdir(parents=True, exist_ok=True)
-        install = subprocess.run([npm, "install", "--prefix", cache / "ajv", "--no-audit",
-                                  "--no-fund", "--silent", "ajv-cli@5"],
-                                 capture_output=True, text=True, timeout=300)
+        install = subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                cache / "ajv",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                "ajv-cli@5",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if install.returncode != 0:
             pytest.skip(f"npm could not install ajv-cli: {install.stderr.strip()[-300:]}")
     return binary
 
 
 def test_ajv_strict_2020_12_compiles_the_schema() -> None:
-    result = subprocess.run([ajv(), "compile", "--spec=draft2020", "--strict=true", "-s",
-                             ROOT / "schemas" / "storyboard.schema.json"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            ajv(),
+            "compile",
+            "--spec=draft2020",
+            "--strict=true",
+            "-s",
+            ROOT / "schemas" / "storyboard.schema.json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -19,17 +19,31 @@ from conftest import EXAMPLES, run_cli
 FPS = 24
 
 
-def make_board(folder: Path, shots: list[tuple[float, str]], extra: str = "",
-               colors: tuple[str, ...] = ("red", "blue")) -> Path:
+def make_board(
+    folder: Path,
+    shots: list[tuple[float, str]],
+    extra: str = "",
+    colors: tuple[str, ...] = ("red", "blue"),
+) -> Path:
     """Plain-colour shots (overlays off) so pixels tell which shot is on screen."""
     for color in colors:
         Image.new("RGB", (32, 18), color).save(folder / f"{color}.png")
-    lines = ["version: 1", "title: Stitch test", "output: {size: 160x90, fps: 24}",
-             "render: {overlays: false}", extra, "shots:"]
+    lines = [
+        "version: 1",
+        "title: Stitch test",
+        "output: {size: 160x90, fps: 24}",
+        "render: {overlays: false}",
+        extra,
+        "shots:",
+    ]
     for n, (seconds, transition) in enumerate(shots):
-        lines += [f"  - id: s{n}", f"    seconds: {seconds}", "    action: x",
-                  f"    reference: {colors[n % len(colors)]}.png",
-                  f"    transition: {transition}"]
+        lines += [
+            f"  - id: s{n}",
+            f"    seconds: {seconds}",
+            "    action: x",
+            f"    reference: {colors[n % len(colors)]}.png",
+            f"    transition: {transition}",
+        ]
     board = folder / "edit.yaml"
     board.write_text("\n".join(lines) + "\n")
     return board
@@ -44,25 +58,64 @@ def build(board: Path, *args: str) -> Path:
 
 
 def frame_rgb(path: Path, t: float) -> np.ndarray:
-    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{t}", "-i", str(path),
-                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-ss",
+            f"{t}",
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, np.uint8).reshape(90, 160, 3).reshape(-1, 3).mean(axis=0)
 
 
 DURATIONS = [
     ([(3, "cut"), (4, "cut"), (5, "cut"), (2, "cut")], 14.0),
-    ([(3, "{type: dissolve, seconds: 0.5}"), (4, "{type: dissolve, seconds: 0.5}"),
-      (5, "{type: dissolve, seconds: 0.5}"), (2, "cut")], 12.5),
-    ([(2, "{type: fade-black, seconds: 1}"), (2, "{type: fade-white, seconds: 0.5}"),
-      (1.5, "{type: fade-black, seconds: 1}")], 5.5),
-    ([(1, "dissolve"), (1, "{type: fade-white, seconds: 0.4}"), (1.5, "cut"), (1, "dissolve"),
-      (1, "cut")], 4.5),
+    (
+        [
+            (3, "{type: dissolve, seconds: 0.5}"),
+            (4, "{type: dissolve, seconds: 0.5}"),
+            (5, "{type: dissolve, seconds: 0.5}"),
+            (2, "cut"),
+        ],
+        12.5,
+    ),
+    (
+        [
+            (2, "{type: fade-black, seconds: 1}"),
+            (2, "{type: fade-white, seconds: 0.5}"),
+            (1.5, "{type: fade-black, seconds: 1}"),
+        ],
+        5.5,
+    ),
+    (
+        [
+            (1, "dissolve"),
+            (1, "{type: fade-white, seconds: 0.4}"),
+            (1.5, "cut"),
+            (1, "dissolve"),
+            (1, "cut"),
+        ],
+        4.5,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("shots", "seconds"), DURATIONS, ids=["cuts", "dissolves", "fades",
-                                                               "mixed"])
+@pytest.mark.parametrize(
+    ("shots", "seconds"), DURATIONS, ids=["cuts", "dissolves", "fades", "mixed"]
+)
 def test_edit_length_fps_size_and_audio(tmp_path: Path, shots, seconds: float) -> None:
     edit = build(make_board(tmp_path, shots))
     info = probe(edit)
@@ -73,10 +126,17 @@ def test_edit_length_fps_size_and_audio(tmp_path: Path, shots, seconds: float) -
 
 
 def test_transitions_look_right(tmp_path: Path) -> None:
-    edit = build(make_board(tmp_path, [(2, "{type: dissolve, seconds: 1}"),
-                                       (2, "{type: fade-black, seconds: 1}"),
-                                       (2, "{type: fade-white, seconds: 1}"),
-                                       (2, "{type: fade-black, seconds: 2}")]))
+    edit = build(
+        make_board(
+            tmp_path,
+            [
+                (2, "{type: dissolve, seconds: 1}"),
+                (2, "{type: fade-black, seconds: 1}"),
+                (2, "{type: fade-white, seconds: 1}"),
+                (2, "{type: fade-black, seconds: 2}"),
+            ],
+        )
+    )
     red, blue = frame_rgb(edit, 0.5), frame_rgb(edit, 2.2)
     assert red[0] > 200 > 60 > red[2] and blue[2] > 200 > 60 > blue[0]
     middle = frame_rgb(edit, 1.5)  # halfway through the dissolve: both at once
@@ -94,13 +154,14 @@ def test_music_bed_plays_under_the_shots(tmp_path: Path) -> None:
         w.setsampwidth(2)
         w.setframerate(48_000)
         w.writeframes(tone.tobytes())
-    board = make_board(tmp_path, [(2, "cut"), (2.5, "cut")],
-                       extra="music: {file: bed.wav, volume: 0.5}")
+    board = make_board(
+        tmp_path, [(2, "cut"), (2.5, "cut")], extra="music: {file: bed.wav, volume: 0.5}"
+    )
     audio = read_audio(build(board))
     assert abs(len(audio) / 48_000 - 4.5) < 0.05
 
     def level(a: float, b: float) -> float:
-        part = audio[int(a * 48_000):int(b * 48_000)]
+        part = audio[int(a * 48_000) : int(b * 48_000)]
         spectrum = np.abs(np.fft.rfft(part)) / len(part) * 2
         return float(spectrum[round(440 * (b - a))])
 
@@ -114,8 +175,9 @@ def test_metadata_traces_the_storyboard(tmp_path: Path) -> None:
 
     board = make_board(tmp_path, [(1, "cut"), (1, "cut")])
     edit = build(board)
-    header = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(edit)],
-                            capture_output=True, text=True).stderr
+    header = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(edit)], capture_output=True, text=True
+    ).stderr
     sha = hashlib.sha256(board.read_bytes()).hexdigest()
     assert re.search(r"title\s*: Stitch test", header)
     assert re.search(rf"comment\s*: storyboard sha256 {sha}", header)
@@ -129,8 +191,12 @@ def test_build_twice_changes_nothing_then_one_shot(tmp_path: Path) -> None:
     again = run_cli("build", board)
     assert "0 rendered, 3 reused" in again.stderr and "edit up to date" in again.stderr
     assert {p.name: p.stat().st_mtime_ns for p in [*shots.glob("*.mp4"), edit]} == before
-    board.write_text(board.read_text().replace("seconds: 1\n    action: x\n    reference: blue",
-                                               "seconds: 1.5\n    action: x\n    reference: blue"))
+    board.write_text(
+        board.read_text().replace(
+            "seconds: 1\n    action: x\n    reference: blue",
+            "seconds: 1.5\n    action: x\n    reference: blue",
+        )
+    )
     third = run_cli("build", board)
     assert "1 rendered, 2 reused" in third.stderr and "edit stitched: 3.00 s" in third.stderr
     after = {p.name: p.stat().st_mtime_ns for p in [*shots.glob("*.mp4"), edit]}
@@ -175,8 +241,9 @@ def test_thirty_shots_leave_no_ffmpeg_running(tmp_path: Path) -> None:
     from storyboard.format.validate import load_storyboard
     from storyboard.render.stage import render_storyboard
 
-    board_path = make_board(tmp_path, [(0.5, "{type: dissolve, seconds: 0.25}")] * 31 +
-                            [(0.5, "cut")])
+    board_path = make_board(
+        tmp_path, [(0.5, "{type: dissolve, seconds: 0.25}")] * 31 + [(0.5, "cut")]
+    )
     board, _ = load_storyboard(board_path)
     out = tmp_path / "renders" / "edit"
     render_storyboard(board, compile_storyboard(board), "previs", out, jobs=2)
@@ -193,8 +260,10 @@ def test_shotlist_formats(tmp_path: Path) -> None:
     assert "| 2 | s1 |  |  | static | 3 | 00:00:01:18 | 00:00:04:12 | cut |" in md.stdout
     assert "| TRT | total running time |  |  |  | 4.5 | 00:00:00:00 | 00:00:04:12 |" in md.stdout
     csv = run_cli("shotlist", board, "--format", "csv").stdout.splitlines()
-    assert csv[0] == ("#,id,type,lens,camera,seconds,in,out,transition,cast,source,action,"
-                      "lighting,audio,music,notes")
+    assert csv[0] == (
+        "#,id,type,lens,camera,seconds,in,out,transition,cast,source,action,"
+        "lighting,audio,music,notes"
+    )
     page = run_cli("shotlist", board, "--format", "html").stdout
     assert page.count('src="data:image/jpeg;base64,') == 2 and "http" not in page
 
@@ -214,12 +283,14 @@ def test_a_failed_shot_exits_3_and_keeps_the_others(tmp_path: Path) -> None:
     from storyboard.testing.fake_video_api import FakeVideoAPI, Faults
 
     board = tmp_path / "edit.yaml"
-    board.write_text("version: 1\ntitle: T\noutput: {size: 160x90, fps: 24}\nrender:\n"
-                     "  backend: openai\n  model: wan-test\n"
-                     "  capabilities: {sizes: [160x90], seconds: [1], price_per_second: 0.1}\n"
-                     "  poll: {interval: 0.02, max_interval: 0.1, timeout: 30}\nshots:\n"
-                     "  - {id: s0, seconds: 1, action: a harbor}\n"
-                     "  - {id: s1, seconds: 1, action: the harbor with forbidden gulls}\n")
+    board.write_text(
+        "version: 1\ntitle: T\noutput: {size: 160x90, fps: 24}\nrender:\n"
+        "  backend: openai\n  model: wan-test\n"
+        "  capabilities: {sizes: [160x90], seconds: [1], price_per_second: 0.1}\n"
+        "  poll: {interval: 0.02, max_interval: 0.1, timeout: 30}\nshots:\n"
+        "  - {id: s0, seconds: 1, action: a harbor}\n"
+        "  - {id: s1, seconds: 1, action: the harbor with forbidden gulls}\n"
+    )
     with FakeVideoAPI("sk-test") as api:
         api.faults = Faults(moderation_words=("forbidden",))
         env = {"OPENAI_API_KEY": "sk-test"}

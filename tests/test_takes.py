@@ -67,9 +67,26 @@ def takes(board: Path) -> list[dict]:
 
 
 def mean_rgb(path: Path, t: float) -> np.ndarray:
-    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{t}", "-i", str(path),
-                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-ss",
+            f"{t}",
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, 3).mean(axis=0)
 
 
@@ -87,7 +104,8 @@ def test_three_takes_circle_and_a_fourth(tmp_path: Path, api: FakeVideoAPI) -> N
     assert creates(api) == {"one": 3, "two": 3}  # exactly three jobs per shot
     listed = takes(board)
     assert [(t["id"], t["take"], t["state"], t["circled"]) for t in listed] == [
-        (s, n, "rendered", n == 1) for s in ("one", "two") for n in (1, 2, 3)]
+        (s, n, "rendered", n == 1) for s in ("one", "two") for n in (1, 2, 3)
+    ]
     paths = {(t["id"], t["take"]): Path(t["path"]) for t in listed}
     colours = {k: mean_rgb(p, 0.5) for k, p in paths.items()}
     assert len({tuple(c.round()) for c in colours.values()}) == 6  # six different takes
@@ -113,7 +131,9 @@ def test_three_takes_circle_and_a_fourth(tmp_path: Path, api: FakeVideoAPI) -> N
     references = clip.media_references()
     assert clip.active_media_reference_key == otio.schema.Clip.DEFAULT_MEDIA_KEY
     assert sorted(k for k in references if k != clip.active_media_reference_key) == [
-        "take1", "take3"]
+        "take1",
+        "take3",
+    ]
     assert references["take3"].target_url == paths["one", 3].resolve().as_uri()
 
     # a fourth take of shot one: exactly one create
@@ -138,8 +158,9 @@ def test_circle_beyond_the_takes_is_an_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "circle: 4 but the shot has 3 take(s)" in result.stdout
     result = run_cli("estimate", write(tmp_path, one=", circle: 2"), "--takes", "1")
-    assert result.returncode == 2 and "--takes 1 leaves out the circled take of one" in \
-        result.stderr
+    assert (
+        result.returncode == 2 and "--takes 1 leaves out the circled take of one" in result.stderr
+    )
 
 
 def test_previs_takes_differ_by_their_seed(tmp_path: Path) -> None:
@@ -163,11 +184,16 @@ shots:
     board.write_text(board.read_text().replace("seconds: 2\n", "seconds: 2\n    takes: 2\n", 1))
     assert run_cli("render", board, "-q").returncode == 0
     one, two = takes(board)
-    assert (one["render_key"], one["state"], two["state"]) == (first["render_key"], "rendered",
-                                                               "rendered")
+    assert (one["render_key"], one["state"], two["state"]) == (
+        first["render_key"],
+        "rendered",
+        "rendered",
+    )
     assert Path(one["path"]).read_bytes() == before  # take 1 is the render it always was
-    shake = [np.abs(mean_rgb(Path(t["path"]), 1.0) - mean_rgb(Path(t["path"]), 1.5)).max()
-             for t in (one, two)]
+    shake = [
+        np.abs(mean_rgb(Path(t["path"]), 1.0) - mean_rgb(Path(t["path"]), 1.5)).max()
+        for t in (one, two)
+    ]
     assert shake[0] != pytest.approx(shake[1], abs=0.05)  # each take shakes its own way
     sound = [read_audio(Path(t["path"])) for t in (one, two)]
     assert np.abs(sound[0][:48_000] - sound[1][:48_000]).max() > 0.01

@@ -57,10 +57,10 @@ HOSTILE = {
     "include-up": "{% include '../secret.txt' %}",
     # bombs: time, size and memory
     "range-bomb": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}"
-                  "{% endfor %}",
+    "{% endfor %}",
     "range-huge": "{{ range(10**9) | length }}",
     "macro-bomb": "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}"
-                  "{{ f(60) }}",
+    "{{ f(60) }}",
     "string-bomb": "{{ ('x'*10**8*10**2)|length }}",
     "list-bomb": "{{ (range(100000) | list) * 100000 }}",
     "pow-bomb": "{{ 2 ** 100000000 }}",
@@ -68,7 +68,7 @@ HOSTILE = {
     "replace-bomb": "{{ ('x' * 1000) | replace('', 'y' * 1000) }}",
     "join-bomb": "{{ range(100000) | map('string') | join('y' * 1000) }}",
     "capture-bomb": "{% set x %}{% for i in range(100000) %}{{ 'y' * 100000 }}{% endfor %}"
-                    "{% endset %}{{ x | length }}",
+    "{% endset %}{{ x | length }}",
     "output-bomb": "{% for i in range(100000) %}{{ 'y' * 1000 }}{% endfor %}",
     "center-bomb": "{{ 'x' | center(10**9) }}",
     "recursion": "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
@@ -86,8 +86,11 @@ def board_dir(tmp_path: Path) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def compile_with(board_dir: Path, name: str, text: str):
@@ -118,8 +121,13 @@ def test_hostile_template_fails_cleanly_and_touches_nothing(
 
 def test_hostile_templates_through_the_cli_exit_1_without_traceback(board_dir: Path) -> None:
     (board_dir / "t" / "style.j2").write_text(HOSTILE["environ"])
-    result = run_cli("compile", board_dir / "portrait.yaml", "--templates", board_dir / "t",
-                     env={"STORYBOARD_TEST_SECRET": SECRET})
+    result = run_cli(
+        "compile",
+        board_dir / "portrait.yaml",
+        "--templates",
+        board_dir / "t",
+        env={"STORYBOARD_TEST_SECRET": SECRET},
+    )
     assert result.returncode == 1, result.stdout
     assert "style.j2:1:1: template error" in result.stderr
     assert "Traceback" not in result.stderr and SECRET not in result.stdout + result.stderr
@@ -129,13 +137,25 @@ def test_hostile_templates_through_the_cli_exit_1_without_traceback(board_dir: P
 def test_bombs_are_bounded_in_time_and_memory(board_dir: Path, case: str) -> None:
     """Measured in a fresh process: its peak size, not this test process's."""
     (board_dir / "t" / "style.j2").write_text(HOSTILE[case])
-    script = ("import resource, sys\nfrom storyboard.cli import main\ncode = main(sys.argv[1:])\n"
-              "print('peak-kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-              "file=sys.stderr)\nsys.exit(code)\n")
+    script = (
+        "import resource, sys\nfrom storyboard.cli import main\ncode = main(sys.argv[1:])\n"
+        "print('peak-kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+        "file=sys.stderr)\nsys.exit(code)\n"
+    )
     result = subprocess.run(
-        [sys.executable, "-c", script, "compile", str(board_dir / "portrait.yaml"),
-         "--templates", str(board_dir / "t")],
-        capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            script,
+            "compile",
+            str(board_dir / "portrait.yaml"),
+            "--templates",
+            str(board_dir / "t"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1, result.stderr
     peak_kb = int(result.stderr.split("peak-kb ")[1].split()[0])
     assert peak_kb < 700 * 1024, f"{case} peaked at {peak_kb // 1024} MiB"
@@ -156,8 +176,7 @@ def test_a_device_as_a_template_is_refused(board_dir: Path) -> None:
     assert compile_storyboard(board, board_dir / "t")[0].style.startswith("Style:")
 
 
-def test_templates_outside_the_board_folder_need_the_flag(board_dir: Path, tmp_path: Path
-                                                          ) -> None:
+def test_templates_outside_the_board_folder_need_the_flag(board_dir: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (outside / "style.j2").write_text("OUTSIDE")
@@ -197,13 +216,16 @@ def plain(value: object) -> None:
 
 
 def test_ordinary_template_features_still_work(board_dir: Path) -> None:
-    text = ("{% macro tag(x) %}[{{ x | upper }}]{% endmacro %}"
-            "{% for k in shot.keep %}{{ tag(k) if loop.first else k }}{% endfor %} "
-            "{{ range(3) | map('string') | join('-') }} {{ shot.beats | length }} "
-            "{{ cast | map(attribute='name') | join(', ') }} {{ shot.framing['type'] }}")
+    text = (
+        "{% macro tag(x) %}[{{ x | upper }}]{% endmacro %}"
+        "{% for k in shot.keep %}{{ tag(k) if loop.first else k }}{% endfor %} "
+        "{{ range(3) | map('string') | join('-') }} {{ shot.beats | length }} "
+        "{{ cast | map(attribute='name') | join(', ') }} {{ shot.framing['type'] }}"
+    )
     [prompt] = compile_with(board_dir, "style.j2", text)
-    assert prompt.style == ("[THE YELLOW RAINCOAT]the lighthouse in the background 0-1-2 4 mara "
-                            "close-up")
+    assert prompt.style == (
+        "[THE YELLOW RAINCOAT]the lighthouse in the background 0-1-2 4 mara close-up"
+    )
 
 
 def test_guard_restores_an_existing_trace_function(board_dir: Path) -> None:

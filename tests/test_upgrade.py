@@ -75,8 +75,10 @@ def test_hosted_renders_of_010_are_reused_with_no_create(project: Path, api: Fak
         take = project / "renders" / "hosted" / entry["take"]
         assert entry["remote_video_id"] == before["remote_video_id"]
         assert file_sha256(take) == entry["output_sha256"] == before["output_sha256"]
-        assert file_sha256(project / "renders" / "hosted" / before["output"]) == \
-            before["output_sha256"]  # the user's file is still there, as 0.1.0 left it
+        assert (
+            file_sha256(project / "renders" / "hosted" / before["output"])
+            == before["output_sha256"]
+        )  # the user's file is still there, as 0.1.0 left it
     assert states(project) == {"ferry": "rendered", "gulls": "rendered"}
 
     again = cli(api, "build", project / "hosted.yaml")
@@ -84,7 +86,8 @@ def test_hosted_renders_of_010_are_reused_with_no_create(project: Path, api: Fak
 
 
 def test_a_prompt_that_compiles_differently_now_is_rendered_again(
-        project: Path, api: FakeVideoAPI) -> None:
+    project: Path, api: FakeVideoAPI
+) -> None:
     """The same storyboard file, but today's templates word the gulls' sound differently: 0.1.0
     sent another prompt for it, so it is made again; the ferry's prompt is unchanged."""
     templates = project / "templates"
@@ -102,10 +105,15 @@ def test_a_prompt_that_compiles_differently_now_is_rendered_again(
 
 
 def test_an_edited_shot_is_rendered_again_and_the_others_reused(
-        project: Path, api: FakeVideoAPI) -> None:
+    project: Path, api: FakeVideoAPI
+) -> None:
     board = project / "hosted.yaml"
-    board.write_text(board.read_text("utf-8").replace(
-        "the ferry leaves the harbor", "the ferry turns toward the lighthouse"), "utf-8")
+    board.write_text(
+        board.read_text("utf-8").replace(
+            "the ferry leaves the harbor", "the ferry turns toward the lighthouse"
+        ),
+        "utf-8",
+    )
     assert states(project) == {"ferry": "stale", "gulls": "rendered"}
 
     result = cli(api, "build", board)
@@ -117,7 +125,8 @@ def test_an_edited_shot_is_rendered_again_and_the_others_reused(
 
 
 def test_a_reference_shot_needs_the_storyboard_0_1_0_rendered(
-        project: Path, api: FakeVideoAPI) -> None:
+    project: Path, api: FakeVideoAPI
+) -> None:
     """0.1.0 recorded the reference's hash but not its fit: once the storyboard file changed,
     a shot with a reference may have been fitted otherwise, and is made again."""
     board = project / "hosted.yaml"

@@ -39,14 +39,19 @@ def edit_channels(files: list[Path], music: Music | None) -> int:
 
 
 def _channels(path: Path) -> int:
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                            capture_output=True, text=True, errors="replace")
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
     found = _LAYOUT.search(result.stderr)
     return 1 if found is None or found[1] == "mono" else 2
 
 
-def mixed_audio(plan: EditPlan, files: list[Path], music: Music | None,
-                listing: Path, channels: int = 1) -> Iterator[np.ndarray]:
+def mixed_audio(
+    plan: EditPlan, files: list[Path], music: Music | None, listing: Path, channels: int = 1
+) -> Iterator[np.ndarray]:
     """Yield the edit's audio as consecutive float32 chunks of shape (samples, channels).
 
     ``listing`` is where the decoder's concat list is written.
@@ -54,8 +59,21 @@ def mixed_audio(plan: EditPlan, files: list[Path], music: Music | None,
     sizes = [_sample(plan, s.end) - _sample(plan, s.start) for s in plan.spans]
     total = _sample(plan, plan.frames)
     listing.write_text(_shot_list(plan, files), encoding="utf-8")
-    decoder = _Decoder(["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:a:0",
-                        "-af", "aresample=async=1:min_hard_comp=0.005:first_pts=0"], channels)
+    decoder = _Decoder(
+        [
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-map",
+            "0:a:0",
+            "-af",
+            "aresample=async=1:min_hard_comp=0.005:first_pts=0",
+        ],
+        channels,
+    )
     with decoder as shots, _music(music, total, channels) as bed:
         position = 0
         pending = np.zeros((0, channels), np.float32)
@@ -65,7 +83,7 @@ def mixed_audio(plan: EditPlan, files: list[Path], music: Music | None,
             if overlap:
                 samples[:overlap] = _crossfade(pending, samples[:overlap])
             keep = _sample(plan, span.end) - _sample(plan, span.end - span.dissolve_out)
-            out, pending = samples[: size - keep], samples[size - keep:].copy()
+            out, pending = samples[: size - keep], samples[size - keep :].copy()
             if len(out):
                 yield _add_music(out, bed, position, total, music)
                 position += len(out)
@@ -79,14 +97,17 @@ def _with_fades(samples: np.ndarray, span: Span, plan: EditPlan) -> np.ndarray:
     samples = samples.copy()
     n = len(samples)
     fade_in = _sample(plan, span.fade_in) if span.fade_in else (CUT_FADE if span.cut_in else 0)
-    fade_out = _sample(plan, span.fade_out) if span.fade_out else (
-        CUT_FADE if span.cut_out or span.index == len(plan.spans) - 1 else 0)
+    fade_out = (
+        _sample(plan, span.fade_out)
+        if span.fade_out
+        else (CUT_FADE if span.cut_out or span.index == len(plan.spans) - 1 else 0)
+    )
     if fade_in:
         k = min(fade_in, n)
         samples[:k] *= np.linspace(0, 1, k, dtype=np.float32)[:, None]
     if fade_out:
         k = min(fade_out, n)
-        samples[n - k:] *= np.linspace(1, 0, k, dtype=np.float32)[:, None]
+        samples[n - k :] *= np.linspace(1, 0, k, dtype=np.float32)[:, None]
     return samples
 
 
@@ -96,8 +117,9 @@ def _crossfade(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a * np.cos(t) + b * np.sin(t)
 
 
-def _add_music(chunk: np.ndarray, bed: _Decoder | None, position: int, total: int,
-               music: Music | None) -> np.ndarray:
+def _add_music(
+    chunk: np.ndarray, bed: _Decoder | None, position: int, total: int, music: Music | None
+) -> np.ndarray:
     if bed is None or music is None:
         return chunk
     layer = bed.read(len(chunk)) * np.float32(music.volume)
@@ -118,8 +140,21 @@ def _shot_list(plan: EditPlan, files: list[Path]) -> str:
 def _music(music: Music | None, total: int, channels: int) -> _Decoder | _Nothing:
     if music is None or music.file is None:
         return _Nothing()
-    return _Decoder(["-stream_loop", "-1", "-i", str(music.file), "-map", "0:a:0",
-                     "-ar", str(AUDIO_RATE), "-t", f"{total / AUDIO_RATE:.6f}"], channels)
+    return _Decoder(
+        [
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(music.file),
+            "-map",
+            "0:a:0",
+            "-ar",
+            str(AUDIO_RATE),
+            "-t",
+            f"{total / AUDIO_RATE:.6f}",
+        ],
+        channels,
+    )
 
 
 class _Nothing:
@@ -136,8 +171,21 @@ class _Decoder:
 
     def __init__(self, args: list[str], channels: int = 1) -> None:
         self.channels = channels
-        self.args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args,
-                     "-f", "f32le", "-ac", str(channels), "-ar", str(AUDIO_RATE), "pipe:1"]
+        self.args = [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            *args,
+            "-f",
+            "f32le",
+            "-ac",
+            str(channels),
+            "-ar",
+            str(AUDIO_RATE),
+            "pipe:1",
+        ]
 
     def __enter__(self) -> _Decoder:
         self.errors = tempfile.TemporaryFile()  # a file, not a pipe: it can never fill and block

@@ -37,23 +37,38 @@ class Format:
 FORMATS: dict[str, Format] = {
     "otio": Format("otio_json", ".otio", "opentimelineio"),
     "otioz": Format("otioz", ".otioz", "opentimelineio"),
-    "edl": Format("cmx_3600", ".edl", "otio-cmx3600-adapter", (
-        "CMX 3600 keeps one picture track: the shot sound (A1) and the music bed (A2) are not "
-        "in the EDL; use otio or fcp7xml to carry them",
-        "a fade to black is written as a dissolve to black (BL); the storyboard metadata "
-        "(prompt, backend, model, render key) is not in an EDL",
-    )),
-    "fcp7xml": Format("fcp_xml", ".xml", "otio-fcp-adapter", (
-        "FCP 7 XML drops the storyboard metadata (prompt, backend, model, render key) and "
-        "marker colours",
-    )),
-    "fcpxml": Format("fcpx_xml", ".fcpxml", "otio-fcpx-xml-adapter", (
-        "FCPXML drops the storyboard metadata and writes no transitions: dissolves and "
-        "fades become cuts",
-    )),
-    "aaf": Format("AAF", ".aaf", "otio-aaf-adapter", (
-        "AAF drops the storyboard metadata and the markers",
-    )),
+    "edl": Format(
+        "cmx_3600",
+        ".edl",
+        "otio-cmx3600-adapter",
+        (
+            "CMX 3600 keeps one picture track: the shot sound (A1) and the music bed (A2) are not "
+            "in the EDL; use otio or fcp7xml to carry them",
+            "a fade to black is written as a dissolve to black (BL); the storyboard metadata "
+            "(prompt, backend, model, render key) is not in an EDL",
+        ),
+    ),
+    "fcp7xml": Format(
+        "fcp_xml",
+        ".xml",
+        "otio-fcp-adapter",
+        (
+            "FCP 7 XML drops the storyboard metadata (prompt, backend, model, render key) and "
+            "marker colours",
+        ),
+    ),
+    "fcpxml": Format(
+        "fcpx_xml",
+        ".fcpxml",
+        "otio-fcpx-xml-adapter",
+        (
+            "FCPXML drops the storyboard metadata and writes no transitions: dissolves and "
+            "fades become cuts",
+        ),
+    ),
+    "aaf": Format(
+        "AAF", ".aaf", "otio-aaf-adapter", ("AAF drops the storyboard metadata and the markers",)
+    ),
 }
 
 
@@ -96,9 +111,11 @@ def export_plan(plan: Plan, fmt: str, dest: Path) -> ExportResult:
 
 def _check_adapter(otio: Any, fmt: str, spec: Format) -> None:
     if spec.adapter not in otio.adapters.available_adapter_names():
-        raise ExportError(f"the {fmt} export needs the OpenTimelineIO adapter "
-                          f"'{spec.adapter}', which is not installed: pip install "
-                          f"{spec.package}")
+        raise ExportError(
+            f"the {fmt} export needs the OpenTimelineIO adapter "
+            f"'{spec.adapter}', which is not installed: pip install "
+            f"{spec.package}"
+        )
 
 
 Writer = Callable[[Any, Path], None]
@@ -107,6 +124,7 @@ Writer = Callable[[Any, Path], None]
 def _plain_writer(otio: Any, adapter: str) -> Writer:
     def write(timeline: Any, path: Path) -> None:
         otio.adapters.write_to_file(timeline, str(path), adapter_name=adapter)
+
     return write
 
 
@@ -114,16 +132,21 @@ def _writers(otio: Any) -> dict[str, Writer]:
     from opentimelineio.adapters.file_bundle_utils import MediaReferencePolicy
 
     def otioz(timeline: Any, path: Path) -> None:
-        otio.adapters.write_to_file(timeline, str(path), adapter_name="otioz",
-                                    media_policy=MediaReferencePolicy.MissingIfNotFile)
+        otio.adapters.write_to_file(
+            timeline,
+            str(path),
+            adapter_name="otioz",
+            media_policy=MediaReferencePolicy.MissingIfNotFile,
+        )
 
     def edl(timeline: Any, path: Path) -> None:
         # the EDL writer edits the timeline it is given, and reads only the picture track
         only_picture = copy.deepcopy(timeline)
         while len(only_picture.tracks) > 1:
             del only_picture.tracks[-1]
-        otio.adapters.write_to_file(only_picture, str(path), adapter_name="cmx_3600",
-                                    style="avid", reelname_len=8)
+        otio.adapters.write_to_file(
+            only_picture, str(path), adapter_name="cmx_3600", style="avid", reelname_len=8
+        )
 
     def aaf(timeline: Any, path: Path) -> None:
         timeline = copy.deepcopy(timeline)
@@ -152,14 +175,27 @@ def _mob_id(reference: Any) -> str:
 
 def _aaf_dissolve(transition: Any, audio: bool) -> dict[str, Any]:
     """What the AAF writer needs to know of a dissolve: the AAF spec's dissolve effects."""
-    ident, name = (("0c3bea41-fc05-11d2-8a29-0050040ef7d2", "Mono Audio Dissolve") if audio
-                   else ("0c3bea40-fc05-11d2-8a29-0050040ef7d2", "Video Dissolve"))
-    return {"CutPoint": int(transition.in_offset.value), "PointList": [
-        {"Time": 0, "Value": 0}, {"Time": 1, "Value": 1}],
-        "OperationGroup": {"Operation": {
-            "DataDefinition": {"Name": "Sound" if audio else "Picture"}, "Description": name,
-            "Identification": ident, "Name": name, "IsTimeWarp": False, "Bypass": 1,
-            "NumberInputs": 2, "OperationCategory": "OperationCategory_Effect"}}}
+    ident, name = (
+        ("0c3bea41-fc05-11d2-8a29-0050040ef7d2", "Mono Audio Dissolve")
+        if audio
+        else ("0c3bea40-fc05-11d2-8a29-0050040ef7d2", "Video Dissolve")
+    )
+    return {
+        "CutPoint": int(transition.in_offset.value),
+        "PointList": [{"Time": 0, "Value": 0}, {"Time": 1, "Value": 1}],
+        "OperationGroup": {
+            "Operation": {
+                "DataDefinition": {"Name": "Sound" if audio else "Picture"},
+                "Description": name,
+                "Identification": ident,
+                "Name": name,
+                "IsTimeWarp": False,
+                "Bypass": 1,
+                "NumberInputs": 2,
+                "OperationCategory": "OperationCategory_Effect",
+            }
+        },
+    }
 
 
 def _missing_warnings(plan: Plan, fmt: str) -> list[str]:
@@ -167,5 +203,7 @@ def _missing_warnings(plan: Plan, fmt: str) -> list[str]:
     if not missing:
         return []
     where = "MissingReference clips" if fmt in ("otio", "otioz") else "offline clips"
-    return [f"{len(missing)} shot(s) not rendered yet, written as {where} that keep their "
-            f"length: {', '.join(missing)} (storyboard render fills them in)"]
+    return [
+        f"{len(missing)} shot(s) not rendered yet, written as {where} that keep their "
+        f"length: {', '.join(missing)} (storyboard render fills them in)"
+    ]

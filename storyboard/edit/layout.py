@@ -134,4 +134,3 @@ def _gap(pieces: list[Piece], spans: list[Span]) -> Gap:
 
 def _round_up(frames: int, gop: int) -> int:
     return -(-frames // gop) * gop
-

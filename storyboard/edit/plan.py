@@ -20,8 +20,18 @@ from storyboard.edit.layout import EditPlan, Span, plan_edit
 from storyboard.format.model import Shot, Storyboard
 from storyboard.media import keyframe_interval
 
-__all__ = ["PLAN_VERSION", "MUSIC_FADE_IN", "MUSIC_FADE_OUT", "Marker", "Media", "MusicBed",
-           "Plan", "PlannedShot", "TransitionPlan", "build_plan"]
+__all__ = [
+    "PLAN_VERSION",
+    "MUSIC_FADE_IN",
+    "MUSIC_FADE_OUT",
+    "Marker",
+    "Media",
+    "MusicBed",
+    "Plan",
+    "PlannedShot",
+    "TransitionPlan",
+    "build_plan",
+]
 
 PLAN_VERSION = 1
 MUSIC_FADE_IN, MUSIC_FADE_OUT = 0.5, 1.5  # seconds: the bed fades in at the start, out at the end
@@ -124,8 +134,9 @@ class Plan:
         return self.frames / self.fps
 
 
-def build_plan(board: Storyboard, manifest: dict[str, Any] | None = None,
-               out_dir: Path | None = None) -> Plan:
+def build_plan(
+    board: Storyboard, manifest: dict[str, Any] | None = None, out_dir: Path | None = None
+) -> Plan:
     """The plan of ``board``'s edit; ``manifest`` (the render folder's) says what is rendered."""
     fps = board.output.fps
     layout = plan_edit(board.shots, fps, keyframe_interval(fps))
@@ -133,13 +144,29 @@ def build_plan(board: Storyboard, manifest: dict[str, Any] | None = None,
     folder = out_dir if out_dir is not None else board.folder / "renders" / board.stem
     shots = tuple(
         _planned(shot, span, layout, _media(shot, entries.get(shot.id) or {}, folder, fps))
-        for shot, span in zip(board.shots, layout.spans, strict=True))
+        for shot, span in zip(board.shots, layout.spans, strict=True)
+    )
     music = None
     if board.music is not None:
-        music = MusicBed(board.music.file, board.music.cue, board.music.volume,
-                         round(MUSIC_FADE_IN * fps), round(MUSIC_FADE_OUT * fps))
-    return Plan(PLAN_VERSION, board.title, board.path, fps, board.output.width,
-                board.output.height, layout.frames, shots, music, layout)
+        music = MusicBed(
+            board.music.file,
+            board.music.cue,
+            board.music.volume,
+            round(MUSIC_FADE_IN * fps),
+            round(MUSIC_FADE_OUT * fps),
+        )
+    return Plan(
+        PLAN_VERSION,
+        board.title,
+        board.path,
+        fps,
+        board.output.width,
+        board.output.height,
+        layout.frames,
+        shots,
+        music,
+        layout,
+    )
 
 
 def _planned(shot: Shot, span: Span, layout: EditPlan, media: Media) -> PlannedShot:
@@ -179,11 +206,15 @@ def _markers(shot: Shot, start: int, fps: float) -> tuple[Marker, ...]:
     def at(seconds: float) -> int:
         return round(seconds * fps)
 
-    markers = [Marker("beat", b.camera, start + at(b.start), at(b.start), at(b.seconds))
-               for b in shot.beats]
+    markers = [
+        Marker("beat", b.camera, start + at(b.start), at(b.start), at(b.seconds))
+        for b in shot.beats
+    ]
     markers += [Marker("sfx", c.cue, start + at(c.at), at(c.at)) for c in shot.audio.sfx]
-    markers += [Marker("dialogue", d.line, start + at(d.at), at(d.at), who=d.who)
-                for d in shot.audio.dialogue]
+    markers += [
+        Marker("dialogue", d.line, start + at(d.at), at(d.at), who=d.who)
+        for d in shot.audio.dialogue
+    ]
     return tuple(sorted(markers, key=lambda m: m.frame))
 
 
@@ -197,12 +228,24 @@ def _media(shot: Shot, entry: dict[str, Any], out_dir: Path, fps: float) -> Medi
     seconds = entry.get("media_seconds") or entry.get("seconds") or shot.seconds
     frames = max(round(float(seconds) * fps), round(shot.seconds * fps), 1)
     circle = int(entry.get("circle", 1))
-    others = tuple((int(t["take"]), out_dir / t["output"]) for t in entry.get("takes") or ()
-                   if int(t["take"]) != circle and (out_dir / t["output"]).is_file())
-    return Media(path, status, frames, entry.get("backend") or "", entry.get("model"),
-                 entry.get("prompt") or "", entry.get("render_key") or "",
-                 entry.get("remote_video_id"), entry.get("output_sha256"),
-                 circle, others)
+    others = tuple(
+        (int(t["take"]), out_dir / t["output"])
+        for t in entry.get("takes") or ()
+        if int(t["take"]) != circle and (out_dir / t["output"]).is_file()
+    )
+    return Media(
+        path,
+        status,
+        frames,
+        entry.get("backend") or "",
+        entry.get("model"),
+        entry.get("prompt") or "",
+        entry.get("render_key") or "",
+        entry.get("remote_video_id"),
+        entry.get("output_sha256"),
+        circle,
+        others,
+    )
 
 
 def plan_record(plan: Plan) -> dict[str, Any]:

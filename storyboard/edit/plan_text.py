@@ -16,12 +16,22 @@ def plan_table(plan: Plan) -> str:
     rows = [header]
     for s in plan.shots:
         t = s.transition
-        rows.append((s.number, s.id, tc(s.record_in), tc(s.record_out), tc(s.source_in),
-                     tc(s.source_out), t.type if t.type == "cut" else f"{t.type} {t.frames}f",
-                     s.media.status))
+        rows.append(
+            (
+                s.number,
+                s.id,
+                tc(s.record_in),
+                tc(s.record_out),
+                tc(s.source_in),
+                tc(s.source_out),
+                t.type if t.type == "cut" else f"{t.type} {t.frames}f",
+                s.media.status,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in rows]
-    lines.append(f"{plan.title}: {len(plan.shots)} shots, {tc(plan.frames)} "
-                 f"({plan.frames} frames at {plan.fps:g} fps)")
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.append(
+        f"{plan.title}: {len(plan.shots)} shots, {tc(plan.frames)} "
+        f"({plan.frames} frames at {plan.fps:g} fps)"
+    )
     return "\n".join(lines) + "\n"

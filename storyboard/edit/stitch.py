@@ -61,8 +61,9 @@ def edit_path(board: Storyboard, out_dir: Path) -> Path:
     return out_dir / (f"{board.stem}.{target}.mp4" if target else f"{board.stem}.mp4")
 
 
-def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
-           on_event: Event | None = None) -> StitchResult:
+def stitch(
+    board: Storyboard, out_dir: Path, *, allow_missing: bool = False, on_event: Event | None = None
+) -> StitchResult:
     """Join the rendered shots into the edit, or report it up to date."""
     emit = on_event or (lambda kind, name, info: None)
     manifest = load_manifest(out_dir)
@@ -74,8 +75,11 @@ def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
     key = _edit_key(board, files, sha) + ("+timecode" if burn else "")
     dest = edit_path(board, out_dir)
     recorded = manifest.get("edit") or {}
-    if recorded.get("key") == key and dest.is_file() and \
-            recorded.get("output_sha256") == file_sha256(dest):
+    if (
+        recorded.get("key") == key
+        and dest.is_file()
+        and recorded.get("output_sha256") == file_sha256(dest)
+    ):
         return StitchResult(dest, "up-to-date", plan.seconds, tuple(slates))
     emit("stitch", dest.name, {"seconds": plan.seconds})
     remove_dead_scratch(out_dir, "stitch")
@@ -86,13 +90,25 @@ def stitch(board: Storyboard, out_dir: Path, *, allow_missing: bool = False,
             from storyboard.render.previs.burnin import burn_edit_timecode
 
             stitched, partial = partial, Path(tmp) / f"timecode-{dest.name}"
-            burn_edit_timecode(stitched, partial, board.output.width, board.output.height,
-                               board.output.fps, plan.frames)
+            burn_edit_timecode(
+                stitched,
+                partial,
+                board.output.width,
+                board.output.height,
+                board.output.fps,
+                plan.frames,
+            )
         _verify(partial, plan, board)
         os.replace(partial, dest)
-    manifest["edit"] = {"key": key, "output": dest.name, "output_sha256": file_sha256(dest),
-                        "frames": plan.frames, "seconds": round(plan.seconds, 6),
-                        "slates": slates, "plan": plan_record(edit)}
+    manifest["edit"] = {
+        "key": key,
+        "output": dest.name,
+        "output_sha256": file_sha256(dest),
+        "frames": plan.frames,
+        "seconds": round(plan.seconds, 6),
+        "slates": slates,
+        "plan": plan_record(edit),
+    }
     save_manifest(out_dir, manifest)
     return StitchResult(dest, "stitched", plan.seconds, tuple(slates))
 
@@ -103,23 +119,33 @@ def _burns_timecode(board: Storyboard, manifest: dict[str, Any]) -> bool:
     return board.render.overlays and backends <= {"previs"}
 
 
-def _shot_files(board: Storyboard, out_dir: Path, manifest: dict[str, Any],
-                allow_missing: bool, sha: Callable[[Path], str]) -> tuple[list[Path], list[str]]:
+def _shot_files(
+    board: Storyboard,
+    out_dir: Path,
+    manifest: dict[str, Any],
+    allow_missing: bool,
+    sha: Callable[[Path], str],
+) -> tuple[list[Path], list[str]]:
     files: list[Path] = []
     missing: list[Shot] = []
     for shot in board.shots:
         entry = manifest["shots"].get(shot.id, {})
         path = out_dir / "shots" / f"{shot.id}.mp4"
-        ok = entry.get("status") == "rendered" and path.is_file() and \
-            entry.get("output_sha256") == sha(path) and \
-            abs(entry.get("seconds", -1) - shot.seconds) < 1e-9
+        ok = (
+            entry.get("status") == "rendered"
+            and path.is_file()
+            and entry.get("output_sha256") == sha(path)
+            and abs(entry.get("seconds", -1) - shot.seconds) < 1e-9
+        )
         if not ok:
             missing.append(shot)
         files.append(path)
     if missing and not allow_missing:
-        raise StitchError(f"cannot stitch: shot(s) not rendered: "
-                          f"{', '.join(s.id for s in missing)}; run storyboard render first, or "
-                          "pass --allow-missing to put a slate in their place")
+        raise StitchError(
+            f"cannot stitch: shot(s) not rendered: "
+            f"{', '.join(s.id for s in missing)}; run storyboard render first, or "
+            "pass --allow-missing to put a slate in their place"
+        )
     for shot in missing:
         files[shot.index] = _slate(board, shot, out_dir)
     return files, [s.id for s in missing]
@@ -131,10 +157,19 @@ def _slate(board: Storyboard, shot: Shot, out_dir: Path) -> Path:
     from storyboard.render.base import RenderJob
     from storyboard.render.previs import PrevisBackend
 
-    card = replace(shot, reference=None, beats=(), audio=Audio(), remix_of=None, edit="",
-                   action=f"MISSING SHOT: {shot.id}", framing=replace(shot.framing, type=""))
-    key = hashlib.sha256(json.dumps([card.id, card.seconds, board.output.size,
-                                     board.output.fps, "bt709"]).encode()).hexdigest()[:16]
+    card = replace(
+        shot,
+        reference=None,
+        beats=(),
+        audio=Audio(),
+        remix_of=None,
+        edit="",
+        action=f"MISSING SHOT: {shot.id}",
+        framing=replace(shot.framing, type=""),
+    )
+    key = hashlib.sha256(
+        json.dumps([card.id, card.seconds, board.output.size, board.output.fps, "bt709"]).encode()
+    ).hexdigest()[:16]
     path = out_dir / "slates" / f"{shot.id}-{key}.mp4"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,10 +183,13 @@ def _slate(board: Storyboard, shot: Shot, out_dir: Path) -> Path:
 
 def _edit_key(board: Storyboard, files: list[Path], sha: Callable[[Path], str]) -> str:
     material = {
-        "shots": [[s.id, s.seconds, s.transition.type, s.transition.seconds, sha(f)]
-                  for s, f in zip(board.shots, files, strict=True)],
-        "music": None if board.music is None else [
-            board.music.volume, file_sha256(board.music.file) if board.music.file else None],
+        "shots": [
+            [s.id, s.seconds, s.transition.type, s.transition.seconds, sha(f)]
+            for s, f in zip(board.shots, files, strict=True)
+        ],
+        "music": None
+        if board.music is None
+        else [board.music.volume, file_sha256(board.music.file) if board.music.file else None],
         "output": [board.output.width, board.output.height, board.output.fps],
         "storyboard": board.sha256,  # written into the file's metadata
         "stitch": STITCH_VERSION,
@@ -159,8 +197,7 @@ def _edit_key(board: Storyboard, files: list[Path], sha: Callable[[Path], str]) 
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
-def _assemble(board: Storyboard, plan: EditPlan, files: list[Path], tmp: Path,
-              dest: Path) -> None:
+def _assemble(board: Storyboard, plan: EditPlan, files: list[Path], tmp: Path, dest: Path) -> None:
     pictures = _in_edit_colours(files, board.output, tmp)
     gaps = [s for s in plan.segments if isinstance(s, Gap)]
     gap_file = tmp / "gaps.mp4"
@@ -188,12 +225,31 @@ def _in_edit_colours(files: list[Path], output: Output, tmp: Path) -> list[Path]
 def _convert_colours(source: Path, dest: Path, output: Output, colour: Colour) -> None:
     assumed = untagged_colour(colour, output.width, output.height)
     result = subprocess.run(
-        [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(source),
-         "-map", "0:v:0", "-vf", f"{assumed}{colour_filter()}", *video_args(output.fps),
-         "-an", *MOVFLAGS, "-f", "mp4", str(dest)], capture_output=True, text=True)
+        [
+            ffmpeg_exe(),
+            "-y",
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(source),
+            "-map",
+            "0:v:0",
+            "-vf",
+            f"{assumed}{colour_filter()}",
+            *video_args(output.fps),
+            "-an",
+            *MOVFLAGS,
+            "-f",
+            "mp4",
+            str(dest),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
-        raise StitchError(f"cannot convert {source.name} to BT.709: "
-                          f"{result.stderr.strip()[-300:]}")
+        raise StitchError(f"cannot convert {source.name} to BT.709: {result.stderr.strip()[-300:]}")
 
 
 def _concat_list(plan: EditPlan, files: list[Path], gap_file: Path) -> str:
@@ -220,24 +276,54 @@ def _quote(path: Path) -> str:
     return str(path.resolve()).replace("'", "'\\''")
 
 
-def _mux(board: Storyboard, plan: EditPlan, files: list[Path], listing: Path,
-         dest: Path) -> None:
+def _mux(board: Storyboard, plan: EditPlan, files: list[Path], listing: Path, dest: Path) -> None:
     from storyboard.edit.audiomix import edit_channels, mixed_audio
 
     channels = edit_channels(files, board.music)
-    args = [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
-            "-f", "concat", "-safe", "0", "-i", str(listing),
-            "-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", str(channels), "-i", "pipe:0",
-            "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *AUDIO_ARGS,
-            "-metadata", f"title={board.title}",
-            "-metadata", f"comment=storyboard sha256 {board.sha256}",
-            *MOVFLAGS, "-f", "mp4", str(dest)]
+    args = [
+        ffmpeg_exe(),
+        "-y",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(listing),
+        "-f",
+        "f32le",
+        "-ar",
+        str(AUDIO_RATE),
+        "-ac",
+        str(channels),
+        "-i",
+        "pipe:0",
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-c:v",
+        "copy",
+        *AUDIO_ARGS,
+        "-metadata",
+        f"title={board.title}",
+        "-metadata",
+        f"comment=storyboard sha256 {board.sha256}",
+        *MOVFLAGS,
+        "-f",
+        "mp4",
+        str(dest),
+    ]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=errors)
         assert process.stdin is not None
         try:
-            for chunk in mixed_audio(plan, files, board.music, listing.with_name("audio.txt"),
-                                     channels):
+            for chunk in mixed_audio(
+                plan, files, board.music, listing.with_name("audio.txt"), channels
+            ):
                 process.stdin.write(chunk.astype("<f4").tobytes())
             process.stdin.close()
         except BrokenPipeError:
@@ -258,9 +344,13 @@ def _verify(path: Path, plan: EditPlan, board: Storyboard) -> None:
     except MediaError as exc:
         raise StitchError(f"the edit is not playable: {exc}") from None
     if abs(info.frames - plan.frames) > 1 or (info.width, info.height) != (
-            board.output.width, board.output.height):
-        raise StitchError(f"the edit came out wrong: {info.frames} frames at "
-                          f"{info.width}x{info.height}, expected {plan.frames} at "
-                          f"{board.output.size}")
+        board.output.width,
+        board.output.height,
+    ):
+        raise StitchError(
+            f"the edit came out wrong: {info.frames} frames at "
+            f"{info.width}x{info.height}, expected {plan.frames} at "
+            f"{board.output.size}"
+        )
     if info.colour != BT709:
         raise StitchError(f"the edit came out in other colours than BT.709: {info.colour}")

@@ -28,8 +28,11 @@ from storyboard.media import ffmpeg_exe
 __all__ = ["ACTIVE_TAKE", "build_timeline", "shot_clip_name"]
 
 ACTIVE_TAKE = otio.schema.Clip.DEFAULT_MEDIA_KEY  # the circled take; other takes sit beside it
-_MARKER_COLORS = {"beat": otio.schema.MarkerColor.GREEN, "sfx": otio.schema.MarkerColor.YELLOW,
-                  "dialogue": otio.schema.MarkerColor.CYAN}
+_MARKER_COLORS = {
+    "beat": otio.schema.MarkerColor.GREEN,
+    "sfx": otio.schema.MarkerColor.YELLOW,
+    "dialogue": otio.schema.MarkerColor.CYAN,
+}
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 
 
@@ -39,11 +42,15 @@ def shot_clip_name(shot: PlannedShot) -> str:
 
 def build_timeline(plan: Plan) -> otio.schema.Timeline:
     rate = float(frame_rate(plan.fps))
-    timeline = otio.schema.Timeline(name=plan.title,
-                                    global_start_time=otio.opentime.RationalTime(0, rate))
-    timeline.metadata["storyboard"] = {"plan_version": plan.version, "fps": plan.fps,
-                                       "size": f"{plan.width}x{plan.height}",
-                                       "storyboard": str(plan.storyboard)}
+    timeline = otio.schema.Timeline(
+        name=plan.title, global_start_time=otio.opentime.RationalTime(0, rate)
+    )
+    timeline.metadata["storyboard"] = {
+        "plan_version": plan.version,
+        "fps": plan.fps,
+        "size": f"{plan.width}x{plan.height}",
+        "storyboard": str(plan.storyboard),
+    }
     timeline.tracks.append(_picture_track(plan, rate))
     timeline.tracks.append(_sound_track(plan, rate))
     if plan.music is not None and plan.music.path is not None:
@@ -76,11 +83,16 @@ def _sound_track(plan: Plan, rate: float) -> otio.schema.Track:
         if shot.media.status == "rendered":
             track.append(_clip(shot, rate, otio.schema.TrackKind.Audio))
         else:  # nothing to hear yet: silence of the same length keeps the cuts in place
-            track.append(otio.schema.Gap(
-                source_range=_range(0, shot.record_out - shot.record_in, rate)))
+            track.append(
+                otio.schema.Gap(source_range=_range(0, shot.record_out - shot.record_in, rate))
+            )
         _append_transition(track, shot, rate, last=shot is plan.shots[-1], audio=True)
-    silent = [i for i, item in enumerate(track) if isinstance(item, otio.schema.Transition)
-              and not any(isinstance(track[j], otio.schema.Clip) for j in (i - 1, i + 1))]
+    silent = [
+        i
+        for i, item in enumerate(track)
+        if isinstance(item, otio.schema.Transition)
+        and not any(isinstance(track[j], otio.schema.Clip) for j in (i - 1, i + 1))
+    ]
     for i in reversed(silent):  # a fade between two silences has nothing to fade
         del track[i]
     return track
@@ -99,8 +111,9 @@ def _clip(shot: PlannedShot, rate: float, kind: str) -> otio.schema.Clip:
     return clip
 
 
-def media_references(shot: PlannedShot,
-                     rate: float) -> tuple[dict[str, otio.core.MediaReference], str]:
+def media_references(
+    shot: PlannedShot, rate: float
+) -> tuple[dict[str, otio.core.MediaReference], str]:
     """The clip's media, keyed by take; the active key is the circled take.
 
     One take today (the shot's file). Further takes go in as further keys of this mapping.
@@ -110,40 +123,60 @@ def media_references(shot: PlannedShot,
     reference: otio.core.MediaReference
     if shot.media.status == "rendered":
         reference = otio.schema.ExternalReference(
-            target_url=shot.media.path.resolve().as_uri(), available_range=available,
-            metadata=meta)
+            target_url=shot.media.path.resolve().as_uri(), available_range=available, metadata=meta
+        )
     else:
-        reference = otio.schema.MissingReference(name=shot.media.path.name,
-                                                 available_range=available, metadata=meta)
+        reference = otio.schema.MissingReference(
+            name=shot.media.path.name, available_range=available, metadata=meta
+        )
     references = {ACTIVE_TAKE: reference}
     for number, path in shot.media.other_takes:  # the editor can switch takes in the NLE
         references[f"take{number}"] = otio.schema.ExternalReference(
-            target_url=path.resolve().as_uri(), available_range=available,
-            metadata={"storyboard": {"take": number, "shot_id": shot.id}})
+            target_url=path.resolve().as_uri(),
+            available_range=available,
+            metadata={"storyboard": {"take": number, "shot_id": shot.id}},
+        )
     return references, ACTIVE_TAKE
 
 
 def _metadata(shot: PlannedShot) -> dict[str, Any]:
     m = shot.media
-    return {"shot_id": shot.id, "number": shot.number, "position": shot.index + 1,
-            "seconds": shot.shot.seconds, "prompt": m.prompt, "backend": m.backend,
-            "model": m.model, "render_key": m.render_key, "remote_id": m.remote_id,
-            "status": m.status, "sha256": m.sha256, "notes": shot.shot.notes,
-            "transition_out": shot.transition.type}
+    return {
+        "shot_id": shot.id,
+        "number": shot.number,
+        "position": shot.index + 1,
+        "seconds": shot.shot.seconds,
+        "prompt": m.prompt,
+        "backend": m.backend,
+        "model": m.model,
+        "render_key": m.render_key,
+        "remote_id": m.remote_id,
+        "status": m.status,
+        "sha256": m.sha256,
+        "notes": shot.shot.notes,
+        "transition_out": shot.transition.type,
+    }
 
 
 def _marker(marker: Marker, rate: float) -> otio.schema.Marker:
     name = f"{marker.who}: {marker.name}" if marker.who else marker.name
     return otio.schema.Marker(
-        name=f"{marker.kind}: {name}", color=_MARKER_COLORS[marker.kind],
+        name=f"{marker.kind}: {name}",
+        color=_MARKER_COLORS[marker.kind],
         marked_range=_range(marker.source_frame, marker.duration, rate),
-        metadata={"storyboard": {"kind": marker.kind, "edit_frame": marker.frame,
-                                 "who": marker.who or None}},
+        metadata={
+            "storyboard": {
+                "kind": marker.kind,
+                "edit_frame": marker.frame,
+                "who": marker.who or None,
+            }
+        },
     )
 
 
-def _append_transition(track: otio.schema.Track, shot: PlannedShot, rate: float, *,
-                       last: bool, audio: bool = False) -> None:
+def _append_transition(
+    track: otio.schema.Track, shot: PlannedShot, rate: float, *, last: bool, audio: bool = False
+) -> None:
     t = shot.transition
     if t.type == "dissolve":
         track.append(_dissolve(t.before, t.after, rate, t.type))
@@ -159,20 +192,29 @@ def _append_transition(track: otio.schema.Track, shot: PlannedShot, rate: float,
 
 def _dissolve(before: int, after: int, rate: float, kind: str) -> otio.schema.Transition:
     return otio.schema.Transition(
-        name=kind, transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-        in_offset=_time(before, rate), out_offset=_time(after, rate),
-        metadata={"storyboard": {"type": kind}})
+        name=kind,
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=_time(before, rate),
+        out_offset=_time(after, rate),
+        metadata={"storyboard": {"type": kind}},
+    )
 
 
 def _slug(color: str, frames: int, rate: float, audio: bool) -> otio.core.Item:
     if color == "black" or audio:
         return otio.schema.Gap(source_range=_range(0, frames, rate))
     reference = otio.schema.GeneratorReference(
-        name=f"{color} slug", generator_kind="SolidColor", parameters={"color": color},
-        available_range=_range(0, frames, rate))
-    return otio.schema.Clip(name=f"{color} slug", media_reference=reference,
-                            source_range=_range(0, frames, rate),
-                            metadata={"storyboard": {"slug": color}})
+        name=f"{color} slug",
+        generator_kind="SolidColor",
+        parameters={"color": color},
+        available_range=_range(0, frames, rate),
+    )
+    return otio.schema.Clip(
+        name=f"{color} slug",
+        media_reference=reference,
+        source_range=_range(0, frames, rate),
+        metadata={"storyboard": {"slug": color}},
+    )
 
 
 def _music_track(plan: Plan, rate: float) -> otio.schema.Track:
@@ -180,24 +222,41 @@ def _music_track(plan: Plan, rate: float) -> otio.schema.Track:
     assert music is not None and music.path is not None
     track = otio.schema.Track(name="A2 music", kind=otio.schema.TrackKind.Audio)
     length = audio_frames(music.path, plan.fps) or plan.frames
-    meta = {"storyboard": {"music": True, "cue": music.cue, "volume": music.volume,
-                           "fade_in_frames": music.fade_in, "fade_out_frames": music.fade_out}}
+    meta = {
+        "storyboard": {
+            "music": True,
+            "cue": music.cue,
+            "volume": music.volume,
+            "fade_in_frames": music.fade_in,
+            "fade_out_frames": music.fade_out,
+        }
+    }
     done = 0
     while done < plan.frames:  # a shorter bed loops: one clip per pass
         frames = min(length, plan.frames - done)
         reference = otio.schema.ExternalReference(
-            target_url=music.path.resolve().as_uri(), available_range=_range(0, length, rate))
-        track.append(otio.schema.Clip(name=f"music: {music.cue or music.path.name}",
-                                      media_reference=reference,
-                                      source_range=_range(0, frames, rate), metadata=meta))
+            target_url=music.path.resolve().as_uri(), available_range=_range(0, length, rate)
+        )
+        track.append(
+            otio.schema.Clip(
+                name=f"music: {music.cue or music.path.name}",
+                media_reference=reference,
+                source_range=_range(0, frames, rate),
+                metadata=meta,
+            )
+        )
         done += frames
     return track
 
 
 def audio_frames(path: Path, fps: float) -> int:
     """The length of an audio file in frames at ``fps`` (0 when ffmpeg cannot tell)."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                            capture_output=True, text=True, errors="replace")
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
     found = _DURATION.search(result.stderr)
     if not found:
         return 0

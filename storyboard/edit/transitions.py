@@ -28,8 +28,9 @@ __all__ = ["render_gaps"]
 _COLORS = {"black": 0.0, "white": 255.0}
 
 
-def render_gaps(gaps: list[Gap], plan: EditPlan, files: list[Path], dest: Path,
-                width: int, height: int) -> None:
+def render_gaps(
+    gaps: list[Gap], plan: EditPlan, files: list[Path], dest: Path, width: int, height: int
+) -> None:
     from moviepy import VideoClip, VideoFileClip
 
     readers: dict[int, VideoFileClip] = {}
@@ -52,12 +53,24 @@ def render_gaps(gaps: list[Gap], plan: EditPlan, files: list[Path], dest: Path,
     keyframes = ",".join(f"{s / plan.fps:.6f}" for s in starts[:-1])
     try:
         clip.write_videofile(
-            str(dest), fps=plan.fps, codec="libx264", preset=X264_PRESET, audio=False,
+            str(dest),
+            fps=plan.fps,
+            codec="libx264",
+            preset=X264_PRESET,
+            audio=False,
             # moviepy pipes RGB: colour_filter converts it with BT.709's matrix, and tags it
-            ffmpeg_params=["-vf", colour_filter(), *X264_PARAMS, *MOVFLAGS,
-                           "-g", str(keyframe_interval(plan.fps)),
-                           "-r", str(fps_fraction(plan.fps)),  # 30000/1001, not 2997/100
-                           "-force_key_frames", keyframes],
+            ffmpeg_params=[
+                "-vf",
+                colour_filter(),
+                *X264_PARAMS,
+                *MOVFLAGS,
+                "-g",
+                str(keyframe_interval(plan.fps)),
+                "-r",
+                str(fps_fraction(plan.fps)),  # 30000/1001, not 2997/100
+                "-force_key_frames",
+                keyframes,
+            ],
             logger=None,
         )
     finally:
@@ -82,8 +95,7 @@ def _gap_frame(gap: Gap, frame: int, plan: EditPlan, shot_frame) -> np.ndarray:
             layers.append((piece, frame - offset))
         overlap = plan.spans[piece.index].dissolve_out if n + 1 < len(gap.pieces) else 0
         offset += piece.frames - overlap
-    pictures = [_faded(shot_frame(p.index, p.first + k), p, p.first + k, plan)
-                for p, k in layers]
+    pictures = [_faded(shot_frame(p.index, p.first + k), p, p.first + k, plan) for p, k in layers]
     if len(pictures) == 1:
         return pictures[0]
     (first, _), (second, k) = layers

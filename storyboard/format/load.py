@@ -65,8 +65,9 @@ def load(path: Path) -> Document:
     """Read and parse a storyboard file (at most MAX_FILE_BYTES of it)."""
     where = Location(shown_path(path))
     if _NAME_CONTROL.search(str(path)):
-        raise LoadError("the file name contains a control character (a line break?); rename "
-                        "the file", where)
+        raise LoadError(
+            "the file name contains a control character (a line break?); rename the file", where
+        )
     try:
         with path.open("rb") as f:
             raw = f.read(MAX_FILE_BYTES + 1)
@@ -77,8 +78,11 @@ def load(path: Path) -> Document:
     except ValueError as exc:  # e.g. an embedded NUL
         raise LoadError(f"cannot read the file: {exc}", where) from None
     if len(raw) > MAX_FILE_BYTES:
-        raise LoadError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB; a storyboard "
-                        "is a text file (is this the right file?)", where)
+        raise LoadError(
+            f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB; a storyboard "
+            "is a text file (is this the right file?)",
+            where,
+        )
     return load_text(_decode(raw, path), path)
 
 
@@ -106,14 +110,15 @@ def load_text(text: str, path: Path) -> Document:
     except yaml.YAMLError as exc:
         raise LoadError(f"invalid YAML: {exc}", Location(str(path))) from None
     except RecursionError:  # the pure-Python parser, when libyaml is missing
-        raise LoadError(f"mappings and lists are nested too deeply (at most {MAX_DEPTH})",
-                        Location(str(path), 1, 1)) from None
+        raise LoadError(
+            f"mappings and lists are nested too deeply (at most {MAX_DEPTH})",
+            Location(str(path), 1, 1),
+        ) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
         raise LoadError(
-            "the top level must be a mapping (version:, title:, shots: ...), "
-            f"not a {_kind(node)}",
+            f"the top level must be a mapping (version:, title:, shots: ...), not a {_kind(node)}",
             Location(str(path), node.start_mark.line + 1, node.start_mark.column + 1),
         )
     return Document(path, data, text, builder.values, builder.keys)
@@ -154,8 +159,11 @@ class _Builder:
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
         self._count(node)
         if len(path) > MAX_DEPTH:
-            raise LoadError(f"mappings and lists are nested more than {MAX_DEPTH} deep here; "
-                            "a storyboard needs far fewer levels", self._location(node))
+            raise LoadError(
+                f"mappings and lists are nested more than {MAX_DEPTH} deep here; "
+                "a storyboard needs far fewer levels",
+                self._location(node),
+            )
         self.values[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -201,8 +209,9 @@ class _Builder:
 
     def _key(self, node: yaml.Node) -> str:
         if not isinstance(node, yaml.ScalarNode):
-            raise LoadError("a key must be a plain word, not a list or mapping",
-                            self._location(node))
+            raise LoadError(
+                "a key must be a plain word, not a list or mapping", self._location(node)
+            )
         if node.tag == _MERGE_TAG:
             return "<<"
         self._check_scalar_tag(node)
@@ -216,18 +225,26 @@ class _Builder:
             value = self.loader.construct_object(node)
         except (ValueError, KeyError, TypeError, OverflowError):
             kind = node.tag.replace(_PLAIN_TAG, "")
-            raise LoadError(f"{_clip(node.value)!r} is not a valid {kind}; write a plain {kind} "
-                            "or quote the value to make it text", self._location(node)) from None
+            raise LoadError(
+                f"{_clip(node.value)!r} is not a valid {kind}; write a plain {kind} "
+                "or quote the value to make it text",
+                self._location(node),
+            ) from None
         if isinstance(value, float) and not math.isfinite(value):
-            raise LoadError(f"{node.value!r} is not a finite number; numbers in a storyboard "
-                            "are finite (quote it to make it text)", self._location(node))
+            raise LoadError(
+                f"{node.value!r} is not a finite number; numbers in a storyboard "
+                "are finite (quote it to make it text)",
+                self._location(node),
+            )
         return self._text(node, value) if isinstance(value, str) else value
 
     def _text(self, node: yaml.Node, value: str) -> str:
         bad = CONTROL.search(value)
         if bad:
-            raise LoadError(f"the text contains the control character U+{ord(bad[0]):04X}; "
-                            "remove it", self._location(node))
+            raise LoadError(
+                f"the text contains the control character U+{ord(bad[0]):04X}; remove it",
+                self._location(node),
+            )
         return value
 
     def _check_scalar_tag(self, node: yaml.Node) -> None:

@@ -98,8 +98,9 @@ def _inherited(source: dict[str, Any], extension: bool) -> dict[str, Any]:
     inherited = {k: v for k, v in source.items() if k not in dropped}
     audio = inherited.get("audio")
     if extension and isinstance(audio, dict):
-        inherited["audio"] = {k: v for k, v in audio.items()
-                              if k not in _AUDIO_NOT_INHERITED_BY_EXTENSION}
+        inherited["audio"] = {
+            k: v for k, v in audio.items() if k not in _AUDIO_NOT_INHERITED_BY_EXTENSION
+        }
     return inherited
 
 
@@ -150,8 +151,11 @@ def _targets(v: dict[str, Any]) -> dict[str, RenderSettings]:
     base = {k: value for k, value in v.items() if k != "targets"}
     targets = {}
     for name, raw in v.get("targets", {}).items():
-        inherited = base if raw.get("backend") == base.get("backend", "previs") else {
-            k: value for k, value in base.items() if k not in _RAW_BACKEND_SPECIFIC}
+        inherited = (
+            base
+            if raw.get("backend") == base.get("backend", "previs")
+            else {k: value for k, value in base.items() if k not in _RAW_BACKEND_SPECIFIC}
+        )
         targets[name] = _render(merge(inherited, raw), target=name)
     return targets
 
@@ -184,13 +188,13 @@ def _render(v: dict[str, Any], target: str = "") -> RenderSettings:
 def _cast_member(name: str, v: str | dict[str, Any], folder: Path) -> CastMember:
     if isinstance(v, str):
         return CastMember(name, v)
-    return CastMember(name, v["description"], _path(folder, v.get("reference")),
-                      v.get("voice", ""))
+    return CastMember(name, v["description"], _path(folder, v.get("reference")), v.get("voice", ""))
 
 
 def _music(v: dict[str, Any], folder: Path) -> Music:
-    return Music(cue=v.get("cue", ""), file=_path(folder, v.get("file")),
-                 volume=v.get("volume", 0.4))
+    return Music(
+        cue=v.get("cue", ""), file=_path(folder, v.get("file")), volume=v.get("volume", 0.4)
+    )
 
 
 def _framing(v: str | dict[str, Any]) -> Framing:

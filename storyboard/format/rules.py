@@ -47,8 +47,11 @@ def unique_ids(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
     first: dict[str, Shot] = {}
     for shot in board.shots:
         if shot.id in first:
-            yield Problem(shot.where("id"), f"shot id '{shot.id}' is already used by shot "
-                          f"{first[shot.id].number}; ids name the render files, so make it unique")
+            yield Problem(
+                shot.where("id"),
+                f"shot id '{shot.id}' is already used by shot "
+                f"{first[shot.id].number}; ids name the render files, so make it unique",
+            )
         first.setdefault(shot.id, shot)
 
 
@@ -57,27 +60,40 @@ def unique_numbers(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
     for shot in board.shots:
         here = shot.where("number") if "number" in shot.origin else shot.where("id")
         if not _NUMBER.fullmatch(shot.number):
-            yield Problem(here, f"shot number {shot.number!r}: use letters, digits, '.', '-' or "
-                          "'_', at most 8 characters (it names the EDL reel)")
+            yield Problem(
+                here,
+                f"shot number {shot.number!r}: use letters, digits, '.', '-' or "
+                "'_', at most 8 characters (it names the EDL reel)",
+            )
         elif shot.number in first:
-            yield Problem(here, f"shot number {shot.number} is already used by shot "
-                          f"'{first[shot.number].id}'; give this one another number "
-                          f"(e.g. {shot.number}A for an insert)")
+            yield Problem(
+                here,
+                f"shot number {shot.number} is already used by shot "
+                f"'{first[shot.number].id}'; give this one another number "
+                f"(e.g. {shot.number}A for an insert)",
+            )
         first.setdefault(shot.number, shot)
 
 
 def circle_taken(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
     for shot in board.shots:
         if shot.circle > shot.takes:
-            yield Problem(shot.where("circle"), f"circle: {shot.circle} but the shot has "
-                          f"{shot.takes} take(s); raise takes to {shot.circle} or circle another")
+            yield Problem(
+                shot.where("circle"),
+                f"circle: {shot.circle} but the shot has "
+                f"{shot.takes} take(s); raise takes to {shot.circle} or circle another",
+            )
 
 
 def action_present(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
     for shot in board.shots:
         if not shot.action and not shot.source:
-            yield Problem(shot.where("id"), f"shot '{shot.id}' has no action: say what happens "
-                          "(action: ...) so the prompt has more than camera moves", "warning")
+            yield Problem(
+                shot.where("id"),
+                f"shot '{shot.id}' has no action: say what happens "
+                "(action: ...) so the prompt has more than camera moves",
+                "warning",
+            )
 
 
 def beats_fit(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
@@ -85,9 +101,12 @@ def beats_fit(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
         for i, beat in enumerate(shot.beats):
             if beat.end > shot.seconds + _EPS:
                 total = shot.beats[-1].end
-                yield Problem(shot.where("beats", i), f"shot '{shot.id}': beats add up to "
-                              f"{total:g} s, longer than the shot's {shot.seconds:g} s; shorten "
-                              f"the beats or raise seconds to at least {total:g}")
+                yield Problem(
+                    shot.where("beats", i),
+                    f"shot '{shot.id}': beats add up to "
+                    f"{total:g} s, longer than the shot's {shot.seconds:g} s; shorten "
+                    f"the beats or raise seconds to at least {total:g}",
+                )
                 break
 
 
@@ -97,8 +116,11 @@ def cue_times(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
         cues += [("dialogue", i, d.at) for i, d in enumerate(shot.audio.dialogue)]
         for kind, i, at in cues:
             if at >= shot.seconds - _EPS:
-                yield Problem(shot.where("audio", kind, i, "at"), f"shot '{shot.id}': {kind} at "
-                              f"{at:g} s falls outside the shot (0–{shot.seconds:g} s)")
+                yield Problem(
+                    shot.where("audio", kind, i, "at"),
+                    f"shot '{shot.id}': {kind} at "
+                    f"{at:g} s falls outside the shot (0–{shot.seconds:g} s)",
+                )
 
 
 def cast_known(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
@@ -107,9 +129,11 @@ def cast_known(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
         for i, name in enumerate(shot.cast):
             if name not in board.cast:
                 hint = did_you_mean(name, names) or (
-                    f"; known: {', '.join(names)}" if names else "; add it under cast:")
-                yield Problem(shot.where("cast", i), f"shot '{shot.id}': unknown cast name "
-                              f"'{name}'{hint}")
+                    f"; known: {', '.join(names)}" if names else "; add it under cast:"
+                )
+                yield Problem(
+                    shot.where("cast", i), f"shot '{shot.id}': unknown cast name '{name}'{hint}"
+                )
 
 
 def derived_sources(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
@@ -118,11 +142,16 @@ def derived_sources(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
         index.setdefault(shot.id, shot.index)
     for shot in board.shots:
         if shot.remix_of is None and shot.edit:
-            yield Problem(shot.where("edit"), f"shot '{shot.id}': edit: needs remix_of: "
-                          "naming the shot to edit")
+            yield Problem(
+                shot.where("edit"),
+                f"shot '{shot.id}': edit: needs remix_of: naming the shot to edit",
+            )
         if shot.remix_of and shot.extend_of:
-            yield Problem(shot.where("extend_of"), f"shot '{shot.id}': a shot is either a remix "
-                          "or an extension; keep remix_of or extend_of")
+            yield Problem(
+                shot.where("extend_of"),
+                f"shot '{shot.id}': a shot is either a remix "
+                "or an extension; keep remix_of or extend_of",
+            )
         for key in ("remix_of", "extend_of"):
             name = getattr(shot, key)
             if name is None:
@@ -130,19 +159,28 @@ def derived_sources(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
             source = index.get(name)
             if source is None:
                 hint = did_you_mean(name, list(index))
-                yield Problem(shot.where(key), f"shot '{shot.id}': {key} names no shot: "
-                              f"'{name}'{hint}")
+                yield Problem(
+                    shot.where(key), f"shot '{shot.id}': {key} names no shot: '{name}'{hint}"
+                )
             elif source >= shot.index:
-                yield Problem(shot.where(key), f"shot '{shot.id}': {key} must name an "
-                              f"earlier shot; '{name}' is shot {source + 1}")
+                yield Problem(
+                    shot.where(key),
+                    f"shot '{shot.id}': {key} must name an "
+                    f"earlier shot; '{name}' is shot {source + 1}",
+                )
             elif key == "extend_of" and board.shots[source].extend_of:
-                yield Problem(shot.where(key), f"shot '{shot.id}': '{name}' is itself an "
-                              "extension, and extending an extension is not supported; extend "
-                              f"'{board.shots[source].extend_of}' instead, or make '{name}' an "
-                              "ordinary shot")
+                yield Problem(
+                    shot.where(key),
+                    f"shot '{shot.id}': '{name}' is itself an "
+                    "extension, and extending an extension is not supported; extend "
+                    f"'{board.shots[source].extend_of}' instead, or make '{name}' an "
+                    "ordinary shot",
+                )
         if shot.remix_of and not shot.edit:
-            yield Problem(shot.where("remix_of"), f"shot '{shot.id}': a remix needs edit: "
-                          "saying what to change")
+            yield Problem(
+                shot.where("remix_of"),
+                f"shot '{shot.id}': a remix needs edit: saying what to change",
+            )
 
 
 def transitions_fit(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
@@ -151,29 +189,40 @@ def transitions_fit(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
         t = shot.transition
         if following is None:
             if t.type == "dissolve":
-                yield Problem(shot.where("transition"), f"shot '{shot.id}': the last shot has "
-                              "nothing to dissolve into; use fade-black or fade-white to end",
-                              "warning")
+                yield Problem(
+                    shot.where("transition"),
+                    f"shot '{shot.id}': the last shot has "
+                    "nothing to dissolve into; use fade-black or fade-white to end",
+                    "warning",
+                )
             limit = shot.seconds
         else:
             limit = min(shot.seconds, following.seconds)
         if t.seconds > limit + _EPS:
-            yield Problem(shot.where("transition"), f"shot '{shot.id}': the {t.seconds:g} s "
-                          f"{t.type} is longer than the shot it joins ({limit:g} s)")
+            yield Problem(
+                shot.where("transition"),
+                f"shot '{shot.id}': the {t.seconds:g} s "
+                f"{t.type} is longer than the shot it joins ({limit:g} s)",
+            )
     for before, shot in zip(shots, shots[1:], strict=False):
         into = before.transition.seconds if before.transition.type == "dissolve" else 0.0
         out = shot.transition.seconds if shot.transition.type == "dissolve" else 0.0
         if into and out and into + out > shot.seconds + _EPS:
-            yield Problem(shot.where("transition"), f"shot '{shot.id}': the dissolves into and "
-                          f"out of it ({into:g} s + {out:g} s) are longer than the shot "
-                          f"({shot.seconds:g} s)")
+            yield Problem(
+                shot.where("transition"),
+                f"shot '{shot.id}': the dissolves into and "
+                f"out of it ({into:g} s + {out:g} s) are longer than the shot "
+                f"({shot.seconds:g} s)",
+            )
 
 
 def files_usable(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
     for shot in board.shots:
-        for key, path, kind in (("reference", shot.reference, "image"),
-                                ("end_frame", shot.end_frame, "image"),
-                                ("audio", shot.audio.file, "audio")):
+        for key, path, kind in (
+            ("reference", shot.reference, "image"),
+            ("end_frame", shot.end_frame, "image"),
+            ("audio", shot.audio.file, "audio"),
+        ):
             problem = path and ctx.file_problem(path, kind, board.folder)
             if problem:
                 where = shot.where("audio", "file") if key == "audio" else shot.where(key)
@@ -191,8 +240,11 @@ def files_usable(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
 def frame_size_sane(board: Storyboard, ctx: RuleContext) -> Iterator[Problem]:
     out = board.output
     if max(out.width, out.height) > MAX_FRAME_SIDE:
-        yield Problem(("output", "size"), f"output.size: {out.size} is larger than 8K; use at "
-                      f"most {MAX_FRAME_SIDE} pixels on each side")
+        yield Problem(
+            ("output", "size"),
+            f"output.size: {out.size} is larger than 8K; use at "
+            f"most {MAX_FRAME_SIDE} pixels on each side",
+        )
 
 
 RULES: tuple[Rule, ...] = (
@@ -205,12 +257,16 @@ def _file_problem(path: Path, kind: str, folder: Path, allow_outside: bool) -> s
     shown = _shown(path, folder)
     long_part = next((p for p in path.parts if len(os.fsencode(p)) > MAX_NAME_BYTES), None)
     if long_part is not None:
-        return (f"the file or folder name '{long_part[:24]}...' is longer than {MAX_NAME_BYTES} "
-                "bytes, more than a file system allows; shorten it")
+        return (
+            f"the file or folder name '{long_part[:24]}...' is longer than {MAX_NAME_BYTES} "
+            "bytes, more than a file system allows; shorten it"
+        )
     try:
         if not allow_outside and not _inside(path, folder):
-            return (f"{shown} lies outside the storyboard's folder; move it inside, or pass "
-                    "--allow-outside-paths")
+            return (
+                f"{shown} lies outside the storyboard's folder; move it inside, or pass "
+                "--allow-outside-paths"
+            )
         if not path.is_file():
             return f"{kind} file not found: {shown} (paths are relative to the storyboard)"
         problem = image_problem(path) if kind == "image" else _audio_problem(path)

@@ -107,8 +107,10 @@ def _explain(error: ValidationError) -> Iterator[Problem]:
         for key in sorted(set(error.instance) - set(allowed)):
             hint = did_you_mean(key, allowed) or f"; allowed keys: {', '.join(allowed)}"
             if error.instance[key] is None and " " in key:
-                hint += ("; inside {...} a comma starts a new key: quote text that has commas "
-                         '(ambient: "waves, gulls")')
+                hint += (
+                    "; inside {...} a comma starts a new key: quote text that has commas "
+                    '(ambient: "waves, gulls")'
+                )
             yield Problem((*path, key), f"{where}: unknown key '{key}'{hint}", at_key=True)
     elif kind == "required":
         yield Problem(path, f"{where}: {_required_message(error)}")
@@ -116,8 +118,11 @@ def _explain(error: ValidationError) -> Iterator[Problem]:
         title = schema.get("title", "value")
         choices = [str(c) for c in (_consts(schema) or error.validator_value)]
         hint = did_you_mean(str(error.instance), choices)
-        yield Problem(path, f"{where}: {error.instance!r} is not a known {title}{hint}; "
-                      f"use one of: {', '.join(choices)}")
+        yield Problem(
+            path,
+            f"{where}: {error.instance!r} is not a known {title}{hint}; "
+            f"use one of: {', '.join(choices)}",
+        )
     elif kind == "anyOf":
         yield from _explain_branch(error, path, where)
     elif kind == "pattern":
@@ -125,14 +130,22 @@ def _explain(error: ValidationError) -> Iterator[Problem]:
         hint = _PATTERN_HINTS.get(title, f"it must match {error.validator_value}")
         yield Problem(path, f"{where}: {error.instance!r} is not a valid {title}: {hint}")
     elif kind == "type":
-        yield Problem(path, f"{where}: expected {_types(error.validator_value)}, "
-                      f"got {_type_of(error.instance)}")
+        yield Problem(
+            path,
+            f"{where}: expected {_types(error.validator_value)}, got {_type_of(error.instance)}",
+        )
     elif kind in _BOUNDS:
-        yield Problem(path, f"{where}: {error.instance!r} is too {_BOUNDS[kind][0]}; it must be "
-                      f"{_BOUNDS[kind][1]} {error.validator_value!r}")
+        yield Problem(
+            path,
+            f"{where}: {error.instance!r} is too {_BOUNDS[kind][0]}; it must be "
+            f"{_BOUNDS[kind][1]} {error.validator_value!r}",
+        )
     elif kind == "maxLength" and isinstance(error.instance, str):
-        yield Problem(path, f"{where}: {_clip(error.instance)!r} is {len(error.instance)} "
-                      f"characters long; it may have at most {error.validator_value}")
+        yield Problem(
+            path,
+            f"{where}: {_clip(error.instance)!r} is {len(error.instance)} "
+            f"characters long; it may have at most {error.validator_value}",
+        )
     elif kind == "minItems":
         yield Problem(path, f"{where}: the list is empty; add at least {error.validator_value}")
     elif kind == "const":
@@ -160,10 +173,14 @@ def _explain_branch(error: ValidationError, path: JsonPath, where: str) -> Itera
     matching = [i for i, b in enumerate(branches) if _branch_accepts(b, error.instance)]
     if len(matching) != 1:
         # null (which clears an inherited value) goes without saying
-        names = [_TYPE_WORDS.get(n, n) for b in branches for n in _branch_types(b)
-                 if n != "null"] or ["nothing"]
-        yield Problem(path, f"{where}: expected {' or '.join(dict.fromkeys(names))}, "
-                      f"got {_type_of(error.instance)}")
+        names = [
+            _TYPE_WORDS.get(n, n) for b in branches for n in _branch_types(b) if n != "null"
+        ] or ["nothing"]
+        yield Problem(
+            path,
+            f"{where}: expected {' or '.join(dict.fromkeys(names))}, "
+            f"got {_type_of(error.instance)}",
+        )
         return
     for sub_error in error.context or ():
         if sub_error.relative_schema_path and sub_error.relative_schema_path[0] == matching[0]:
@@ -180,8 +197,10 @@ def _branch_types(branch: dict[str, Any]) -> list[str]:
 
 def _branch_accepts(branch: dict[str, Any], instance: Any) -> bool:
     return _json_type(instance) in _branch_types(branch) or (
-        isinstance(instance, int) and not isinstance(instance, bool)
-        and "number" in _branch_types(branch))
+        isinstance(instance, int)
+        and not isinstance(instance, bool)
+        and "number" in _branch_types(branch)
+    )
 
 
 def _json_type(value: Any) -> str:
@@ -202,7 +221,7 @@ _PATTERN_HINTS = {
     "base URL": "start it with http:// or https://",
     "environment variable name": "use letters, digits and '_'",
     "voice": "write it as LANGUAGE+VARIANT, e.g. en+f3 or en-gb+m2, optionally followed by "
-             "'rate 170 pitch 40'",
+    "'rate 170 pitch 40'",
 }
 
 

@@ -29,13 +29,17 @@ def for_backend(render: RenderSettings, backend: str) -> RenderSettings:
     if backend == render.backend:
         return render
     neutral = RenderSettings(backend=backend)
-    shared = {f.name: getattr(render, f.name) for f in fields(RenderSettings)
-              if f.name not in (*BACKEND_SPECIFIC, "backend")}
+    shared = {
+        f.name: getattr(render, f.name)
+        for f in fields(RenderSettings)
+        if f.name not in (*BACKEND_SPECIFIC, "backend")
+    }
     return replace(neutral, **shared)
 
 
-def select_render(board: Storyboard, target: str | None = None,
-                  backend: str | None = None) -> Storyboard:
+def select_render(
+    board: Storyboard, target: str | None = None, backend: str | None = None
+) -> Storyboard:
     """The storyboard with the render settings this run uses (``--target``, ``--backend``)."""
     render = board.render
     if target:
@@ -44,7 +48,8 @@ def select_render(board: Storyboard, target: str | None = None,
 
             names = sorted(render.targets)
             known = did_you_mean(target, names) or (
-                f"; known: {', '.join(names)}" if names else "; add it under render.targets")
+                f"; known: {', '.join(names)}" if names else "; add it under render.targets"
+            )
             raise TargetNotFound(f"no render target '{target}' in {board.path.name}{known}")
         render = render.targets[target]
     if backend:

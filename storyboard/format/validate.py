@@ -45,8 +45,12 @@ class Report:
 
 
 def validate_file(
-    path: Path, *, backend: str | None = None, allow_outside_paths: bool = False,
-    target: str | None = None, preflight: Preflight | None = None,
+    path: Path,
+    *,
+    backend: str | None = None,
+    allow_outside_paths: bool = False,
+    target: str | None = None,
+    preflight: Preflight | None = None,
 ) -> Report:
     """Load and check one storyboard file; ``target`` picks one of render.targets and
     ``backend`` overrides the backend (see format/targets.py); ``preflight`` runs on a board
@@ -55,8 +59,13 @@ def validate_file(
         doc = load(path)
     except LoadError as exc:
         return Report(path, (Problem((), exc.message, location=exc.location),), None)
-    return validate_document(doc, backend=backend, allow_outside_paths=allow_outside_paths,
-                             target=target, preflight=preflight)
+    return validate_document(
+        doc,
+        backend=backend,
+        allow_outside_paths=allow_outside_paths,
+        target=target,
+        preflight=preflight,
+    )
 
 
 def is_storyboard(path: Path) -> bool:
@@ -70,8 +79,12 @@ def is_storyboard(path: Path) -> bool:
 
 
 def validate_document(
-    doc: Document, *, backend: str | None = None, allow_outside_paths: bool = False,
-    target: str | None = None, preflight: Preflight | None = None,
+    doc: Document,
+    *,
+    backend: str | None = None,
+    allow_outside_paths: bool = False,
+    target: str | None = None,
+    preflight: Preflight | None = None,
 ) -> Report:
     problems = schema_problems(doc.data)
     board = None
@@ -82,17 +95,27 @@ def validate_document(
             problems += preflight(board)
     located = [_locate(doc, p) for p in problems]
     located.sort(key=lambda p: (p.location, p.severity != "error", p.message))
-    return Report(doc.path, tuple(located), board if not any(
-        p.severity == "error" for p in located) else None)
+    return Report(
+        doc.path, tuple(located), board if not any(p.severity == "error" for p in located) else None
+    )
 
 
 def load_storyboard(
-    path: Path, *, backend: str | None = None, allow_outside_paths: bool = False,
-    target: str | None = None, preflight: Preflight | None = None,
+    path: Path,
+    *,
+    backend: str | None = None,
+    allow_outside_paths: bool = False,
+    target: str | None = None,
+    preflight: Preflight | None = None,
 ) -> tuple[Storyboard, list[Problem]]:
     """The valid Storyboard and its warnings, or ValidationFailed carrying every problem."""
-    report = validate_file(path, backend=backend, allow_outside_paths=allow_outside_paths,
-                           target=target, preflight=preflight)
+    report = validate_file(
+        path,
+        backend=backend,
+        allow_outside_paths=allow_outside_paths,
+        target=target,
+        preflight=preflight,
+    )
     if report.storyboard is None:
         raise ValidationFailed(list(report.problems))
     return report.storyboard, report.warnings

@@ -18,13 +18,26 @@ from storyboard.compile import ShotPrompt
 from storyboard.format.model import CastMember, Output, RenderSettings, Shot
 from storyboard.render.capabilities import Capabilities
 
-__all__ = ["Backend", "BackendConfig", "BackendKind", "Handle", "HostedBackend", "JobState",
-           "JobStatus", "LocalBackend", "Progress", "RenderJob", "is_hosted", "is_local"]
+__all__ = [
+    "Backend",
+    "BackendConfig",
+    "BackendKind",
+    "Handle",
+    "HostedBackend",
+    "JobState",
+    "JobStatus",
+    "LocalBackend",
+    "Progress",
+    "RenderJob",
+    "is_hosted",
+    "is_local",
+]
 
 Progress = Callable[[float], None]  # fraction done, 0..1
 BackendKind = Literal["local", "hosted"]
-JobStatus = Literal["queued", "running", "succeeded", "failed", "blocked", "canceled", "expired",
-                    "gone"]
+JobStatus = Literal[
+    "queued", "running", "succeeded", "failed", "blocked", "canceled", "expired", "gone"
+]
 
 
 @dataclass(frozen=True)
@@ -113,8 +126,7 @@ class Backend(Protocol):
     def key_material(cls, job: RenderJob) -> dict[str, Any]: ...
 
     @classmethod
-    def price_per_second(cls, model: str | None, size: str,
-                         audio: bool = False) -> float | None:
+    def price_per_second(cls, model: str | None, size: str, audio: bool = False) -> float | None:
         """USD per rendered second at ``size`` (``WxH``), with sound when ``audio``; None
         when unknown."""
         ...

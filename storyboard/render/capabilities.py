@@ -40,8 +40,9 @@ class Capabilities:
             if preset.get(name) is not None:
                 changes[name] = preset[name]
         if "end_image_field" in preset or "last_frame_model" in preset:
-            changes["last_frame"] = bool(preset.get("end_image_field")
-                                         or preset.get("last_frame_model"))
+            changes["last_frame"] = bool(
+                preset.get("end_image_field") or preset.get("last_frame_model")
+            )
         if "seed_field" in preset:
             changes["seed"] = bool(preset["seed_field"])
         if render.sizes is not None:
@@ -67,22 +68,29 @@ class Capabilities:
         allowed = ", ".join(f"{d:g}" for d in self.durations)
         longest = max(self.durations)
         if seconds > longest + 1e-9:
-            return (f"{seconds:g} s is longer than the longest length the model renders "
-                    f"({longest:g} s; allowed: {allowed} s); split the shot, or continue it "
-                    "in a shot with extend_of")
+            return (
+                f"{seconds:g} s is longer than the longest length the model renders "
+                f"({longest:g} s; allowed: {allowed} s); split the shot, or continue it "
+                "in a shot with extend_of"
+            )
         if mode == "trim":
             return None
-        return (f"{seconds:g} s cannot be rendered; allowed durations: {allowed} s "
-                "(render.duration: trim renders the next longer one and uses its start)")
+        return (
+            f"{seconds:g} s cannot be rendered; allowed durations: {allowed} s "
+            "(render.duration: trim renders the next longer one and uses its start)"
+        )
 
     def size_problem(self, width: int, height: int) -> str | None:
         size = f"{width}x{height}"
         if self.sizes is not None and size not in self.sizes:
             return f"{size} cannot be rendered; allowed sizes: {', '.join(self.sizes)}"
         if self.aspect_ratios is not None and not any(
-                abs(width / height - _ratio(r)) < 0.01 for r in self.aspect_ratios):
-            return (f"{size} is not of an aspect ratio the model renders: "
-                    f"{', '.join(self.aspect_ratios)}")
+            abs(width / height - _ratio(r)) < 0.01 for r in self.aspect_ratios
+        ):
+            return (
+                f"{size} is not of an aspect ratio the model renders: "
+                f"{', '.join(self.aspect_ratios)}"
+            )
         if self.even_sizes and (width % 2 or height % 2):
             return f"{size} has an odd side; H.264 needs even width and height"
         return None

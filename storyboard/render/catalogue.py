@@ -36,10 +36,16 @@ def catalogue(backend: str | None = None) -> list[ModelInfo]:
         models = cls.models() if hasattr(cls, "models") else ("",)
         for model in models:
             about: dict[str, Any] = cls.describe(model) if hasattr(cls, "describe") else {}
-            entries.append(ModelInfo(
-                name, model, str(about.get("label") or model or "(default)"),
-                cls.capabilities(model or None), tuple(about.get("resolutions") or ()),
-                tuple(about.get("unverified") or ())))
+            entries.append(
+                ModelInfo(
+                    name,
+                    model,
+                    str(about.get("label") or model or "(default)"),
+                    cls.capabilities(model or None),
+                    tuple(about.get("resolutions") or ()),
+                    tuple(about.get("unverified") or ()),
+                )
+            )
     return entries
 
 
@@ -81,40 +87,72 @@ def _yes(flag: bool) -> str:
 def _row(info: ModelInfo) -> list[str]:
     caps = info.caps
     flagged = any("price" in u for u in info.unverified)
-    return [info.backend, info.model or "(default)", info.label, _durations(caps),
-            _shapes(info), _price(caps, flagged), _yes(caps.last_frame), _yes(caps.audio),
-            _yes(caps.seed), str(caps.reference_images) if caps.reference_images else "-"]
+    return [
+        info.backend,
+        info.model or "(default)",
+        info.label,
+        _durations(caps),
+        _shapes(info),
+        _price(caps, flagged),
+        _yes(caps.last_frame),
+        _yes(caps.audio),
+        _yes(caps.seed),
+        str(caps.reference_images) if caps.reference_images else "-",
+    ]
 
 
-HEADERS = ["backend", "model", "name", "durations", "shapes", "USD per second", "last frame",
-           "sound", "seed", "extra refs"]
+HEADERS = [
+    "backend",
+    "model",
+    "name",
+    "durations",
+    "shapes",
+    "USD per second",
+    "last frame",
+    "sound",
+    "seed",
+    "extra refs",
+]
 
 
 def table(entries: Sequence[ModelInfo]) -> str:
     """A plain-text table, one model a line."""
     rows = [HEADERS] + [_row(e) for e in entries]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-             for r in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
     return "\n".join(lines) + "\n\n? a price that could not be checked against the vendor's page\n"
 
 
 def markdown(entries: Sequence[ModelInfo]) -> str:
     """The same table in Markdown, for the README."""
     rows = [HEADERS, ["---"] * len(HEADERS)] + [
-        [f"`{c}`" if i == 1 and e.model else c for i, c in enumerate(_row(e))] for e in entries]
+        [f"`{c}`" if i == 1 and e.model else c for i, c in enumerate(_row(e))] for e in entries
+    ]
     return "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n"
 
 
 def as_json(entries: Sequence[ModelInfo]) -> list[dict[str, Any]]:
-    return [{"backend": e.backend, "model": e.model or None, "label": e.label,
-             "durations": list(e.caps.durations) if e.caps.durations is not None else None,
-             "sizes": list(e.caps.sizes) if e.caps.sizes is not None else None,
-             "aspect_ratios": list(e.caps.aspect_ratios) if e.caps.aspect_ratios else None,
-             "resolutions": list(e.resolutions) or None,
-             "price_per_second": e.caps.price_per_second,
-             "audio_price_per_second": e.caps.audio_price_per_second,
-             "first_frame": e.caps.first_frame, "last_frame": e.caps.last_frame,
-             "audio": e.caps.audio, "seed": e.caps.seed,
-             "reference_images": e.caps.reference_images, "remix": e.caps.remix,
-             "extend": e.caps.extend, "unverified": list(e.unverified)} for e in entries]
+    return [
+        {
+            "backend": e.backend,
+            "model": e.model or None,
+            "label": e.label,
+            "durations": list(e.caps.durations) if e.caps.durations is not None else None,
+            "sizes": list(e.caps.sizes) if e.caps.sizes is not None else None,
+            "aspect_ratios": list(e.caps.aspect_ratios) if e.caps.aspect_ratios else None,
+            "resolutions": list(e.resolutions) or None,
+            "price_per_second": e.caps.price_per_second,
+            "audio_price_per_second": e.caps.audio_price_per_second,
+            "first_frame": e.caps.first_frame,
+            "last_frame": e.caps.last_frame,
+            "audio": e.caps.audio,
+            "seed": e.caps.seed,
+            "reference_images": e.caps.reference_images,
+            "remix": e.caps.remix,
+            "extend": e.caps.extend,
+            "unverified": list(e.unverified),
+        }
+        for e in entries
+    ]

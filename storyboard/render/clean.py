@@ -33,8 +33,9 @@ class Orphans:
         return len(self.takes) + len(self.shot_files)
 
 
-def find_orphans(boards: Sequence[Storyboard], prompts: Sequence[ShotPrompt],
-                 out_dir: Path) -> Orphans:
+def find_orphans(
+    boards: Sequence[Storyboard], prompts: Sequence[ShotPrompt], out_dir: Path
+) -> Orphans:
     """What ``clean`` would remove; ``boards`` are the storyboard under each setting in use."""
     store = TakeStore(out_dir)
     referenced: set[str] = set()
@@ -44,8 +45,13 @@ def find_orphans(boards: Sequence[Storyboard], prompts: Sequence[ShotPrompt],
     entries = load_manifest(out_dir)["shots"]
     referenced |= {str(e.get("render_key")) for i, e in entries.items() if i in ids}
     takes = tuple(store.orphans(referenced))
-    shot_files = tuple(sorted(p for p in (out_dir / "shots").glob("*.mp4")
-                              if not p.name.startswith(".") and p.stem not in ids))
+    shot_files = tuple(
+        sorted(
+            p
+            for p in (out_dir / "shots").glob("*.mp4")
+            if not p.name.startswith(".") and p.stem not in ids
+        )
+    )
     size = sum(store.size(k) for k in takes) + sum(p.stat().st_size for p in shot_files)
     return Orphans(takes, shot_files, size)
 

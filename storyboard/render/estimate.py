@@ -64,36 +64,57 @@ class Estimate:
         return [s for s in self.shots if not s.rendered]
 
 
-def estimate(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str, out_dir: Path,
-             jobs: int, only: Sequence[str] | None = None) -> Estimate:
+def estimate(
+    board: Storyboard,
+    prompts: Sequence[ShotPrompt],
+    backend_name: str,
+    out_dir: Path,
+    jobs: int,
+    only: Sequence[str] | None = None,
+) -> Estimate:
     backend = load_backend(backend_name)
     caps = backend.capabilities(board.render.model).overridden(board.render)
-    stated = board.render.price_per_second is not None or (
-        board.render.preset or {}).get("price_per_second") is not None
+    stated = (
+        board.render.price_per_second is not None
+        or (board.render.preset or {}).get("price_per_second") is not None
+    )
     ids = identities(board, prompts, backend_name, out_dir)
     # a shot whose request has a take in the store costs nothing: it is picked, not rendered;
     # so does one whose 0.1.0 render the next run takes over (render/upgrade.py)
     adopted = legacy_renders(board, ids, out_dir).keys()
-    todo = {s.id: sum(not ids.store.has(j.render_key) and j.render_key not in adopted
-                      for j in ids.takes(s))
-            for s in board.shots}
+    todo = {
+        s.id: sum(
+            not ids.store.has(j.render_key) and j.render_key not in adopted for j in ids.takes(s)
+        )
+        for s in board.shots
+    }
     mode = board.render.duration
-    shots = tuple(ShotEstimate(s.id, s.seconds, _price(backend, board, caps, s, stated),
-                               not todo[s.id], caps.render_seconds(s.seconds, mode),
-                               max(todo[s.id], 1))
-                  for s in board.shots if not only or s.id in only)
+    shots = tuple(
+        ShotEstimate(
+            s.id,
+            s.seconds,
+            _price(backend, board, caps, s, stated),
+            not todo[s.id],
+            caps.render_seconds(s.seconds, mode),
+            max(todo[s.id], 1),
+        )
+        for s in board.shots
+        if not only or s.id in only
+    )
     left = [s for s in shots if not s.rendered]
     if caps.wait:  # hosted: jobs run side by side, each taking about caps.wait
         wait = math.ceil(sum(s.takes for s in left) / max(jobs, 1)) * caps.wait
     else:
         scale = board.output.width * board.output.height / (1280 * 720)
-        wait = sum(s.rendered_seconds * s.takes for s in left) \
-            * PREVIS_SECONDS_PER_SECOND_720P * scale
+        wait = (
+            sum(s.rendered_seconds * s.takes for s in left) * PREVIS_SECONDS_PER_SECOND_720P * scale
+        )
     return Estimate(backend_name, board.render.model, shots, wait)
 
 
-def _price(backend: type[Backend], board: Storyboard, caps: Capabilities, shot: Shot,
-           stated: bool) -> float | None:
+def _price(
+    backend: type[Backend], board: Storyboard, caps: Capabilities, shot: Shot, stated: bool
+) -> float | None:
     """The storyboard's own figure wins, then the model's table; a shot that asks for sound
     pays the model's price with sound (see render/wants.py)."""
     audio = caps.audio and caps.audio_price_per_second is not None and wants_audio(shot)

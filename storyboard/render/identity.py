@@ -41,8 +41,10 @@ def shot_cast(board: Storyboard, shot: Shot) -> tuple[CastMember, ...]:
 
 def key_of(backend_cls: Any, material: dict[str, Any], take: int = 1) -> str:
     """sha256 of the backend, its version and the material; takes after the first differ."""
-    identity: dict[str, Any] = {"backend": [backend_cls.name, str(backend_cls.version)],
-                                "material": material}
+    identity: dict[str, Any] = {
+        "backend": [backend_cls.name, str(backend_cls.version)],
+        "material": material,
+    }
     if take > 1:  # a second take of the same request is another render (review's takes)
         identity["take"] = take
     text = json.dumps(identity, sort_keys=True, default=str)
@@ -52,8 +54,13 @@ def key_of(backend_cls: Any, material: dict[str, Any], take: int = 1) -> str:
 class Identities:
     """Builds every shot's RenderJob with its render key, in storyboard order."""
 
-    def __init__(self, board: Storyboard, prompts: Sequence[ShotPrompt],
-                 backend_cls: type[Backend], store: TakeStore) -> None:
+    def __init__(
+        self,
+        board: Storyboard,
+        prompts: Sequence[ShotPrompt],
+        backend_cls: type[Backend],
+        store: TakeStore,
+    ) -> None:
         self.board, self.backend_cls, self.store = board, backend_cls, store
         self.prompts = dict(zip((s.id for s in board.shots), prompts, strict=True))
         self.caps = backend_cls.capabilities(board.render.model).overridden(board.render)
@@ -78,9 +85,12 @@ class Identities:
         if number == 1:
             return first
         job = replace(first, take=number, seed=number, render_key="")
-        return replace(job, render_key=key_of(self.backend_cls,
-                                              self._material(job, self._source_key(shot)),
-                                              take=number))
+        return replace(
+            job,
+            render_key=key_of(
+                self.backend_cls, self._material(job, self._source_key(shot)), take=number
+            ),
+        )
 
     def job(self, shot: Shot) -> RenderJob:
         """The job of the shot's circled take (the one the edit uses)."""
@@ -93,8 +103,9 @@ class Identities:
     def _first(self, shot: Shot) -> RenderJob:
         """The shot's first take; a derived hosted shot is re-keyed once its source rendered."""
         cached = self._jobs.get(shot.id)
-        if cached is not None and not (self.hosted and shot.source
-                                       and cached.source_remote_id is None):
+        if cached is not None and not (
+            self.hosted and shot.source and cached.source_remote_id is None
+        ):
             return cached
         job = self._job(shot)
         self._jobs[shot.id] = job
@@ -110,13 +121,20 @@ class Identities:
         source_job = self.job(source) if source else None
         source_key = source_job.render_key if source_job else ""
         job = RenderJob(
-            shot, self.prompts[shot.id], board.output, board.render.model, "",
-            overlays=board.render.overlays, title=board.title, render=board.render,
-            source_shot=source, source_video=self.store.path(source_key) if source else None,
-            source_remote_id=self.store.remote_id(source_key) if source and self.hosted
-            else None,
+            shot,
+            self.prompts[shot.id],
+            board.output,
+            board.render.model,
+            "",
+            overlays=board.render.overlays,
+            title=board.title,
+            render=board.render,
+            source_shot=source,
+            source_video=self.store.path(source_key) if source else None,
+            source_remote_id=self.store.remote_id(source_key) if source and self.hosted else None,
             render_seconds=self.caps.render_seconds(shot.seconds, board.render.duration),
-            cast=shot_cast(board, shot))
+            cast=shot_cast(board, shot),
+        )
         material = self._material(job, source_key)
         return replace(job, render_key=key_of(self.backend_cls, material))
 

@@ -36,21 +36,31 @@ def backend_can_render(board: Storyboard, backend: str, caps: Capabilities) -> I
     for shot in board.shots:
         seconds = caps.duration_problem(shot.seconds, board.render.duration)
         if seconds:
-            yield Problem(shot.where("seconds"), f"shot '{shot.id}': backend '{backend}': "
-                          f"{seconds}")
+            yield Problem(
+                shot.where("seconds"), f"shot '{shot.id}': backend '{backend}': {seconds}"
+            )
         if shot.remix_of and not caps.remix:
-            yield Problem(shot.where("remix_of"), f"shot '{shot.id}': backend '{backend}' "
-                          "cannot remix a shot")
+            yield Problem(
+                shot.where("remix_of"), f"shot '{shot.id}': backend '{backend}' cannot remix a shot"
+            )
         if shot.extend_of and not caps.extend:
-            yield Problem(shot.where("extend_of"), f"shot '{shot.id}': backend '{backend}' "
-                          "cannot extend a shot")
+            yield Problem(
+                shot.where("extend_of"),
+                f"shot '{shot.id}': backend '{backend}' cannot extend a shot",
+            )
         if shot.reference and not caps.first_frame:
-            yield Problem(shot.where("reference"), f"shot '{shot.id}': backend '{backend}' "
-                          "takes no reference image", "warning")
+            yield Problem(
+                shot.where("reference"),
+                f"shot '{shot.id}': backend '{backend}' takes no reference image",
+                "warning",
+            )
         if shot.end_frame and not caps.last_frame:
-            yield Problem(shot.where("end_frame"), f"shot '{shot.id}': the chosen model cannot "
-                          f"take a last frame (backend '{backend}'); remove end_frame or "
-                          "pick a model that takes one (storyboard models)")
+            yield Problem(
+                shot.where("end_frame"),
+                f"shot '{shot.id}': the chosen model cannot "
+                f"take a last frame (backend '{backend}'); remove end_frame or "
+                "pick a model that takes one (storyboard models)",
+            )
 
 
 def dialogue_fits(board: Storyboard) -> Iterator[Problem]:
@@ -73,11 +83,17 @@ def dialogue_fits(board: Storyboard) -> Iterator[Problem]:
             following = [a for a in starts if a > s.line.at + _EPS]
             said = f"{_quoted(s.line.line)} takes {s.seconds:.1f} s to say at {s.line.at:g} s"
             if s.end > shot.seconds + _EPS:
-                yield Problem(where, f"shot '{shot.id}': {said}; the shot ends at "
-                              f"{shot.seconds:g} s", "warning")
+                yield Problem(
+                    where,
+                    f"shot '{shot.id}': {said}; the shot ends at {shot.seconds:g} s",
+                    "warning",
+                )
             elif following and s.end > following[0] + _EPS:
-                yield Problem(where, f"shot '{shot.id}': {said}; the next line starts at "
-                              f"{following[0]:g} s", "warning")
+                yield Problem(
+                    where,
+                    f"shot '{shot.id}': {said}; the next line starts at {following[0]:g} s",
+                    "warning",
+                )
             if status:
                 yield Problem(where, status + " (install espeakng-loader)", "warning")
                 status = None  # said once

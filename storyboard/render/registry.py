@@ -16,11 +16,13 @@ if TYPE_CHECKING:
 __all__ = ["GROUP", "available", "load_backend"]
 
 GROUP = "storyboard.backends"
-_BUILTIN = {"previs": "storyboard.render.previs:PrevisBackend",
-            "openai": "storyboard.render.hosted.openai:OpenAIBackend",
-            "fal": "storyboard.render.hosted.fal:FalBackend",
-            "gemini": "storyboard.render.hosted.gemini:GeminiBackend",
-            "runway": "storyboard.render.hosted.runway:RunwayBackend"}
+_BUILTIN = {
+    "previs": "storyboard.render.previs:PrevisBackend",
+    "openai": "storyboard.render.hosted.openai:OpenAIBackend",
+    "fal": "storyboard.render.hosted.fal:FalBackend",
+    "gemini": "storyboard.render.hosted.gemini:GeminiBackend",
+    "runway": "storyboard.render.hosted.runway:RunwayBackend",
+}
 
 
 def available() -> list[str]:
@@ -32,19 +34,29 @@ def load_backend(name: str) -> type[Backend]:
     """The backend class (its factory) registered under ``name``."""
     found = _find(name)
     if not isinstance(found, type) or getattr(found, "kind", None) not in ("local", "hosted"):
-        raise BackendNotFound(f"backend '{name}' ({found!r}) is not a storyboard backend: it "
-                              "must be a class with kind = 'local' or 'hosted' (README: Adding "
-                              "a backend)")
+        raise BackendNotFound(
+            f"backend '{name}' ({found!r}) is not a storyboard backend: it "
+            "must be a class with kind = 'local' or 'hosted' (README: Adding "
+            "a backend)"
+        )
     missing = [m for m in _REQUIRED if not hasattr(found, m)]
     if missing:
-        raise BackendNotFound(f"backend '{name}' ({found!r}) lacks {', '.join(missing)} "
-                              "(README: Adding a backend)")
+        raise BackendNotFound(
+            f"backend '{name}' ({found!r}) lacks {', '.join(missing)} (README: Adding a backend)"
+        )
     return cast("type[Backend]", found)
 
 
 # what the render stage calls on every backend class before it makes one
-_REQUIRED = ("name", "version", "kind", "from_config", "capabilities", "key_material",
-             "price_per_second")
+_REQUIRED = (
+    "name",
+    "version",
+    "kind",
+    "from_config",
+    "capabilities",
+    "key_material",
+    "price_per_second",
+)
 
 
 def _find(name: str) -> object:

@@ -36,8 +36,16 @@ from storyboard.render.store import TakeStore
 from storyboard.render.upgrade import Found, adopt, legacy_renders
 from storyboard.scratch import alive, remove_dead_scratch
 
-__all__ = ["Event", "ShotResult", "ShotState", "default_out_dir", "render_storyboard",
-           "shot_keys", "shot_states", "take_keys"]
+__all__ = [
+    "Event",
+    "ShotResult",
+    "ShotState",
+    "default_out_dir",
+    "render_storyboard",
+    "shot_keys",
+    "shot_states",
+    "take_keys",
+]
 
 Event = Callable[[str, str, dict[str, Any]], None]  # (kind, shot id, details)
 
@@ -64,32 +72,47 @@ def default_out_dir(board: Storyboard) -> Path:
     return board.folder / "renders" / board.stem
 
 
-def identities(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str,
-               out_dir: Path) -> Identities:
+def identities(
+    board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str, out_dir: Path
+) -> Identities:
     return _identities(board, prompts, load_backend(backend_name), out_dir)
 
 
-def _identities(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: type[Backend],
-                out_dir: Path | None) -> Identities:
+def _identities(
+    board: Storyboard,
+    prompts: Sequence[ShotPrompt],
+    backend_cls: type[Backend],
+    out_dir: Path | None,
+) -> Identities:
     out_dir = out_dir or default_out_dir(board)
-    return Identities(select_render(board, backend=backend_cls.name), prompts, backend_cls,
-                      TakeStore(out_dir))
+    return Identities(
+        select_render(board, backend=backend_cls.name), prompts, backend_cls, TakeStore(out_dir)
+    )
 
 
-def shot_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: type[Backend],
-              out_dir: Path | None = None) -> dict[str, str]:
+def shot_keys(
+    board: Storyboard,
+    prompts: Sequence[ShotPrompt],
+    backend_cls: type[Backend],
+    out_dir: Path | None = None,
+) -> dict[str, str]:
     """Every shot's render key (a derived hosted shot's depends on its source's take)."""
     return _identities(board, prompts, backend_cls, out_dir).keys()
 
 
-def take_keys(board: Storyboard, prompts: Sequence[ShotPrompt], backend_cls: type[Backend],
-              out_dir: Path | None = None) -> set[str]:
+def take_keys(
+    board: Storyboard,
+    prompts: Sequence[ShotPrompt],
+    backend_cls: type[Backend],
+    out_dir: Path | None = None,
+) -> set[str]:
     """The key of every take every shot asks for (takes beyond ``takes:`` are not asked for)."""
     return _identities(board, prompts, backend_cls, out_dir).take_keys()
 
 
-def shot_states(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str,
-                out_dir: Path) -> list[ShotState]:
+def shot_states(
+    board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str, out_dir: Path
+) -> list[ShotState]:
     ids = identities(board, prompts, backend_name, out_dir)
     keys = ids.keys()
     adoptable = legacy_renders(board, ids, out_dir).adoptable  # the next render takes them over
@@ -126,14 +149,21 @@ def render_storyboard(
     emit = on_event or (lambda kind, shot_id, info: None)
     board = select_render(board, backend=backend_name)
     backend_cls = load_backend(backend_name)
-    backend = backend_cls.from_config(config or BackendConfig(render=board.render)) \
-        if is_hosted(backend_cls) else None  # ConfigError (no key...) here, before any send
+    backend = (
+        backend_cls.from_config(config or BackendConfig(render=board.render))
+        if is_hosted(backend_cls)
+        else None
+    )  # ConfigError (no key...) here, before any send
     for folder in (out_dir / "shots", out_dir / "takes"):
         folder.mkdir(parents=True, exist_ok=True)
         _remove_abandoned_partials(folder)
     manifest = load_manifest(out_dir)
-    manifest.update(storyboard=board.path.name, storyboard_sha256=board.sha256,
-                    title=board.title, backend=backend_name)
+    manifest.update(
+        storyboard=board.path.name,
+        storyboard_sha256=board.sha256,
+        title=board.title,
+        backend=backend_name,
+    )
     ids = Identities(board, prompts, backend_cls, TakeStore(out_dir))
     run = _Run(ids, backend_name, backend, out_dir, manifest, emit)
     run.take_over(legacy_renders(board, ids, out_dir))  # every shot's, before anything is sent
@@ -145,8 +175,9 @@ def render_storyboard(
     return [results[s.id] for s in board.shots if s.id in results]
 
 
-def _chosen(board: Storyboard, only: Sequence[str] | None, ids: Identities,
-            emit: Event) -> list[Shot]:
+def _chosen(
+    board: Storyboard, only: Sequence[str] | None, ids: Identities, emit: Event
+) -> list[Shot]:
     """The shots asked for, and the unrendered sources of those that derive from another."""
     if not only:
         return list(board.shots)
@@ -162,8 +193,15 @@ def _chosen(board: Storyboard, only: Sequence[str] | None, ids: Identities,
 class _Run:
     """One render run: builds jobs, dispatches them, records each result as it arrives."""
 
-    def __init__(self, ids: Identities, backend_name: str, backend: Any, out_dir: Path,
-                 manifest: dict[str, Any], emit: Event) -> None:
+    def __init__(
+        self,
+        ids: Identities,
+        backend_name: str,
+        backend: Any,
+        out_dir: Path,
+        manifest: dict[str, Any],
+        emit: Event,
+    ) -> None:
         self.ids, self.store = ids, ids.store
         self.backend_name, self.backend = backend_name, backend
         self.out_dir, self.manifest, self.emit = out_dir, manifest, emit
@@ -184,8 +222,11 @@ class _Run:
                 else:
                     todo[job.render_key] = job
                 for other in self.ids.takes(shot):  # the takes the edit does not use
-                    if other.take != job.take and other.render_key not in todo and (
-                            force or not self.store.has(other.render_key)):
+                    if (
+                        other.take != job.take
+                        and other.render_key not in todo
+                        and (force or not self.store.has(other.render_key))
+                    ):
                         todo[other.render_key] = other
             self._render(list(todo.values()), jobs)
             for job in sharing:
@@ -205,14 +246,18 @@ class _Run:
             return None
         job = self.ids.job(shot)
         if self.ids.waiting(job):
-            self._skip(shot, f"its source '{shot.source}' has no finished video on "
-                             f"{self.backend_name}; render it first (nothing sent)")
+            self._skip(
+                shot,
+                f"its source '{shot.source}' has no finished video on "
+                f"{self.backend_name}; render it first (nothing sent)",
+            )
             return None
         return job
 
     def _skip(self, shot: Shot, reason: str) -> None:
-        self.results[shot.id] = ShotResult(shot.id, "skipped", _shot_path(self.out_dir, shot.id),
-                                           error=reason, error_code="source")
+        self.results[shot.id] = ShotResult(
+            shot.id, "skipped", _shot_path(self.out_dir, shot.id), error=reason, error_code="source"
+        )
         self.emit("skipped", shot.id, {"error": reason})
 
     def _render(self, todo: list[RenderJob], jobs: int) -> None:
@@ -220,9 +265,18 @@ class _Run:
             return
         if self.backend is None and (jobs <= 1 or len(todo) <= 1):
             for job in todo:
-                self._record(job, *self._timed(partial(
-                    render_local, self.backend_name, job, self.store.path(job.render_key),
-                    self.emit)))
+                self._record(
+                    job,
+                    *self._timed(
+                        partial(
+                            render_local,
+                            self.backend_name,
+                            job,
+                            self.store.path(job.render_key),
+                            self.emit,
+                        )
+                    ),
+                )
             return
         pool, start = self._pool(len(todo), jobs)
         with pool:
@@ -250,12 +304,19 @@ class _Run:
 
             # --jobs bounds the remote jobs under way; downloads run outside that bound
             return ThreadPoolExecutor(max_workers=min(count, 64)), partial(
-                render_hosted, self.backend, out_dir=self.out_dir, emit=self.emit,
-                slots=threading.BoundedSemaphore(jobs))
+                render_hosted,
+                self.backend,
+                out_dir=self.out_dir,
+                emit=self.emit,
+                slots=threading.BoundedSemaphore(jobs),
+            )
         # local: processes (spawn never forks a process holding threads) that die with us
-        pool = ProcessPoolExecutor(max_workers=jobs, initializer=die_with_parent,
-                                   initargs=(os.getpid(),),
-                                   mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            max_workers=jobs,
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+            mp_context=multiprocessing.get_context("spawn"),
+        )
         return pool, partial(render_local, self.backend_name, emit=None)
 
     def _timed(self, call: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
@@ -271,10 +332,18 @@ class _Run:
             self._failed(job, outcome, elapsed)
         if error:
             return
-        self.store.record(job.render_key, {**self._summary(job), "elapsed": round(elapsed, 3),
-                                           "remote_video_id": outcome.get("remote_video_id"),
-                                           "cost": self._cost(job), "created": time.time(),
-                                           "take": job.take, "seed": job.seed})
+        self.store.record(
+            job.render_key,
+            {
+                **self._summary(job),
+                "elapsed": round(elapsed, 3),
+                "remote_video_id": outcome.get("remote_video_id"),
+                "cost": self._cost(job),
+                "created": time.time(),
+                "take": job.take,
+                "seed": job.seed,
+            },
+        )
         if circled:
             self._pick(job, "rendered", elapsed)
 
@@ -282,8 +351,12 @@ class _Run:
         error = outcome.get("error", "")
         failures = self.manifest.setdefault("take_failures", {})
         if error:
-            failures[job.render_key] = {"shot": job.shot.id, "take": job.take, "error": error,
-                                        "error_code": outcome.get("error_code") or None}
+            failures[job.render_key] = {
+                "shot": job.shot.id,
+                "take": job.take,
+                "error": error,
+                "error_code": outcome.get("error_code") or None,
+            }
             self.emit("warning", job.shot.id, {"message": f"take {job.take} failed: {error}"})
         else:
             failures.pop(job.render_key, None)
@@ -299,8 +372,14 @@ class _Run:
                 continue
             if old.job.take == old.job.shot.circle:
                 self._picked(old.job)
-            self.emit("note", shot_id, {"message": "the 0.1.0 render (remote video "
-                                                   f"{old.entry.remote_video_id}) is reused"})
+            self.emit(
+                "note",
+                shot_id,
+                {
+                    "message": "the 0.1.0 render (remote video "
+                    f"{old.entry.remote_video_id}) is reused"
+                },
+            )
 
     def _pick(self, job: RenderJob, status: str, elapsed: float = 0.0) -> None:
         """Make the take of the job's key the shot's file and record it."""
@@ -314,54 +393,86 @@ class _Run:
         self.store.pick(job.render_key, path)
         info = self.store.info(job.render_key) or {}
         self.manifest["shots"][job.shot.id] = {
-            **self._summary(job), "status": "rendered", "render_key": job.render_key,
-            "remote_video_id": info.get("remote_video_id"), "error": None, "error_code": None,
-            "output": f"shots/{job.shot.id}.mp4", "take": f"takes/{job.render_key}.mp4",
-            "output_sha256": info.get("output_sha256"), "circle": job.take,
-            "takes": self._takes_on_disk(job.shot)}
+            **self._summary(job),
+            "status": "rendered",
+            "render_key": job.render_key,
+            "remote_video_id": info.get("remote_video_id"),
+            "error": None,
+            "error_code": None,
+            "output": f"shots/{job.shot.id}.mp4",
+            "take": f"takes/{job.render_key}.mp4",
+            "output_sha256": info.get("output_sha256"),
+            "circle": job.take,
+            "takes": self._takes_on_disk(job.shot),
+        }
         save_manifest(self.out_dir, self.manifest)
         return path
 
     def _takes_on_disk(self, shot: Shot) -> list[dict[str, Any]]:
         """The shot's finished takes (the exports offer them beside the circled one)."""
-        return [{"take": j.take, "render_key": j.render_key,
-                 "output": f"takes/{j.render_key}.mp4"}
-                for j in self.ids.takes(shot) if self.store.has(j.render_key)]
+        return [
+            {"take": j.take, "render_key": j.render_key, "output": f"takes/{j.render_key}.mp4"}
+            for j in self.ids.takes(shot)
+            if self.store.has(j.render_key)
+        ]
 
     def _failed(self, job: RenderJob, outcome: dict[str, Any], elapsed: float) -> None:
         shot, error = job.shot, outcome["error"]
         previous = self.manifest["shots"].get(shot.id, {})
         self.manifest["shots"][shot.id] = {
-            **self._summary(job), "status": "failed", "render_key": job.render_key,
-            "remote_video_id": outcome.get("remote_video_id"), "error": error,
-            "error_code": outcome.get("error_code") or None, "output": f"shots/{shot.id}.mp4",
+            **self._summary(job),
+            "status": "failed",
+            "render_key": job.render_key,
+            "remote_video_id": outcome.get("remote_video_id"),
+            "error": error,
+            "error_code": outcome.get("error_code") or None,
+            "output": f"shots/{shot.id}.mp4",
             "output_sha256": None,
             # what an earlier good render recorded about the file still on disk
-            "previous_output_sha256": previous.get("output_sha256")}
+            "previous_output_sha256": previous.get("output_sha256"),
+        }
         save_manifest(self.out_dir, self.manifest)
         code = outcome.get("error_code", "")
-        self.results[shot.id] = ShotResult(shot.id, "failed", _shot_path(self.out_dir, shot.id),
-                                           elapsed, error, code)
-        self.emit("failed", shot.id, {"elapsed": elapsed, "error": error, "code": code,
-                                      "blocked": outcome.get("blocked", False)})
+        self.results[shot.id] = ShotResult(
+            shot.id, "failed", _shot_path(self.out_dir, shot.id), elapsed, error, code
+        )
+        self.emit(
+            "failed",
+            shot.id,
+            {
+                "elapsed": elapsed,
+                "error": error,
+                "code": code,
+                "blocked": outcome.get("blocked", False),
+            },
+        )
 
     def _share(self, job: RenderJob) -> None:
         """A shot whose request another shot of the run sent: its take, or its failure."""
         if self.store.has(job.render_key):
             self._pick(job, "reused")
             return
-        first = next(r for r in self.results.values() if r.status == "failed"
-                     and self.manifest["shots"][r.shot_id].get("render_key") == job.render_key)
+        first = next(
+            r
+            for r in self.results.values()
+            if r.status == "failed"
+            and self.manifest["shots"][r.shot_id].get("render_key") == job.render_key
+        )
         self._failed(job, {"error": first.error, "error_code": first.error_code}, 0.0)
 
     def _summary(self, job: RenderJob) -> dict[str, Any]:
         shot, sha = job.shot, known_file_sha256  # read once per process, as the key read it
-        return {"backend": self.backend_name, "model": job.model, "prompt": job.prompt.text,
-                "size": job.output.size, "fps": job.output.fps,
-                "seconds": shot.seconds,  # the part the edit uses: the file's first seconds
-                "media_seconds": job.render_seconds,  # the file's length (with handles)
-                "reference": shot.reference.name if shot.reference else None,
-                "reference_sha256": sha(shot.reference) if shot.reference else None}
+        return {
+            "backend": self.backend_name,
+            "model": job.model,
+            "prompt": job.prompt.text,
+            "size": job.output.size,
+            "fps": job.output.fps,
+            "seconds": shot.seconds,  # the part the edit uses: the file's first seconds
+            "media_seconds": job.render_seconds,  # the file's length (with handles)
+            "reference": shot.reference.name if shot.reference else None,
+            "reference_sha256": sha(shot.reference) if shot.reference else None,
+        }
 
     def _cost(self, job: RenderJob) -> float | None:
         price = self.ids.caps.price_per_second
@@ -389,16 +500,21 @@ def _outcome(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     except KeyRefused:
         raise  # the key, not the shot: nothing recorded, the run stops
     except JobFailed as exc:
-        return {"error": str(exc), "error_code": exc.code, "blocked": exc.blocked,
-                "remote_video_id": exc.remote_id}
+        return {
+            "error": str(exc),
+            "error_code": exc.code,
+            "blocked": exc.blocked,
+            "remote_video_id": exc.remote_id,
+        }
     except StoryboardError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # a backend bug must not sink the other shots
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-def render_local(backend_name: str, job: RenderJob, path: Path,
-                 emit: Event | None = None) -> dict[str, Any]:
+def render_local(
+    backend_name: str, job: RenderJob, path: Path, emit: Event | None = None
+) -> dict[str, Any]:
     """Render into a partial file, verify it, then move it into the store (runs in a worker).
 
     ``path`` is the take of the job's render key: content-addressed, so even a worker that
@@ -429,8 +545,11 @@ def local_backend(name: str) -> LocalBackend:
 
 
 def _intact(entry: dict[str, Any], path: Path) -> bool:
-    return (entry.get("status") == "rendered" and path.is_file()
-            and entry.get("output_sha256") == file_sha256(path))
+    return (
+        entry.get("status") == "rendered"
+        and path.is_file()
+        and entry.get("output_sha256") == file_sha256(path)
+    )
 
 
 def _shot_path(out_dir: Path, shot_id: str) -> Path:

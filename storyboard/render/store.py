@@ -90,14 +90,16 @@ class TakeStore:
         if not self.folder.is_dir():
             return set()
         return {p.stem for p in self.folder.glob("*.mp4") if not p.name.startswith(".")} | {
-            p.stem for p in self.folder.glob("*.json") if not p.name.startswith(".")}
+            p.stem for p in self.folder.glob("*.json") if not p.name.startswith(".")
+        }
 
     def orphans(self, referenced: Iterable[str]) -> list[str]:
         return sorted(self.keys() - set(referenced))
 
     def size(self, key: str) -> int:
-        return sum(p.stat().st_size for p in (self.path(key), self.folder / f"{key}.json")
-                   if p.exists())
+        return sum(
+            p.stat().st_size for p in (self.path(key), self.folder / f"{key}.json") if p.exists()
+        )
 
     def remove(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)

@@ -38,8 +38,9 @@ class Take:
         return self.state == "rendered" and self.path.is_file()
 
 
-def shot_takes(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str,
-               out_dir: Path) -> dict[str, tuple[Take, ...]]:
+def shot_takes(
+    board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: str, out_dir: Path
+) -> dict[str, tuple[Take, ...]]:
     """Every shot's takes, in take order (the circled one even beyond ``takes``)."""
     ids = identities(board, prompts, backend_name, out_dir)
     manifest = load_manifest(out_dir)
@@ -51,8 +52,11 @@ def shot_takes(board: Storyboard, prompts: Sequence[ShotPrompt], backend_name: s
         for job in ids.takes(shot):
             key, circled = job.render_key, job.take == shot.circle
             info = ids.store.info(key) if ids.store.has(key) else None
-            failed = failures.get(key) or (entry if circled and entry.get("status") == "failed"
-                                           and entry.get("render_key") == key else None)
+            failed = failures.get(key) or (
+                entry
+                if circled and entry.get("status") == "failed" and entry.get("render_key") == key
+                else None
+            )
             state = "rendered" if info else "failed" if failed else "missing"
             takes.append(Take(
                 shot.id, job.take, state, ids.store.path(key), circled, shot.seconds,

@@ -71,8 +71,12 @@ def legacy_renders(board: Storyboard, ids: Identities, out_dir: Path) -> Found:
     adoptable, refused = {}, {}
     for shot in board.shots:
         entry = manifest.shots.get(shot.id)
-        if entry is None or not entry.legacy or not ids.hosted \
-                or entry.backend != ids.backend_cls.name:
+        if (
+            entry is None
+            or not entry.legacy
+            or not ids.hosted
+            or entry.backend != ids.backend_cls.name
+        ):
             continue  # nothing of 0.1.0's, or previs (made again), or another backend's
         job = ids.take(shot, 1)  # 0.1.0 knew one take a shot
         if ids.store.has(job.render_key):
@@ -86,8 +90,14 @@ def legacy_renders(board: Storyboard, ids: Identities, out_dir: Path) -> Found:
     return Found(adoptable, refused)
 
 
-def _differs(board: Storyboard, manifest: Manifest, backend_cls: type[Backend],
-             entry: ShotEntry, job: RenderJob, path: Path) -> str | None:
+def _differs(
+    board: Storyboard,
+    manifest: Manifest,
+    backend_cls: type[Backend],
+    entry: ShotEntry,
+    job: RenderJob,
+    path: Path,
+) -> str | None:
     """Why the 0.1.0 render is not the current job's, or None when every fact matches."""
     shot = job.shot
     rebuild = V010_REQUESTS.get(entry.backend)
@@ -118,16 +128,18 @@ def _differs(board: Storyboard, manifest: Manifest, backend_cls: type[Backend],
     return None
 
 
-def _reference_differs(board: Storyboard, manifest: Manifest, shot: Shot,
-                       entry: ShotEntry) -> str | None:
+def _reference_differs(
+    board: Storyboard, manifest: Manifest, shot: Shot, entry: ShotEntry
+) -> str | None:
     if shot.reference is None:
-        return "0.1.0 sent a reference image, the shot has none" if entry.reference_sha256 \
-            else None
+        return "0.1.0 sent a reference image, the shot has none" if entry.reference_sha256 else None
     if entry.reference_sha256 != known_file_sha256(shot.reference):
         return f"{shot.reference.name} is not the reference image 0.1.0 sent"
     if manifest.storyboard_sha256 != board.sha256:  # the only record of the reference's fit
-        return ("the storyboard changed since 0.1.0 rendered it, and 0.1.0 did not record how "
-                "the reference was fitted (fit: cover or contain)")
+        return (
+            "the storyboard changed since 0.1.0 rendered it, and 0.1.0 did not record how "
+            "the reference was fitted (fit: cover or contain)"
+        )
     return None
 
 
@@ -141,8 +153,12 @@ def _difference(sent: dict[str, Any], current: dict[str, Any]) -> str:
 
 def _openai_v010(entry: ShotEntry, current: dict[str, Any]) -> dict[str, Any]:
     """The create 0.1.0's openai backend sent for a plain shot, from its manifest entry."""
-    form: dict[str, Any] = {"model": entry.model or V010_OPENAI_MODEL, "prompt": entry.prompt,
-                            "seconds": f"{entry.seconds:g}", "size": entry.size}
+    form: dict[str, Any] = {
+        "model": entry.model or V010_OPENAI_MODEL,
+        "prompt": entry.prompt,
+        "seconds": f"{entry.seconds:g}",
+        "size": entry.size,
+    }
     if entry.reference_sha256:  # the same file, fitted the same way: vouched for above
         fitted = ((current.get("request") or {}).get("form") or {}).get("input_reference")
         if fitted is not None:
@@ -151,7 +167,8 @@ def _openai_v010(entry: ShotEntry, current: dict[str, Any]) -> dict[str, Any]:
 
 
 V010_REQUESTS: dict[str, Callable[[ShotEntry, dict[str, Any]], dict[str, Any]]] = {
-    "openai": _openai_v010}
+    "openai": _openai_v010
+}
 
 
 def adopt(store: TakeStore, legacy: Legacy) -> bool:
@@ -169,11 +186,25 @@ def adopt(store: TakeStore, legacy: Legacy) -> bool:
         tmp.unlink(missing_ok=True)
         return False
     os.replace(tmp, take)
-    store.record(key, {
-        "backend": entry.backend, "model": entry.model, "prompt": entry.prompt,
-        "size": entry.size, "fps": entry.fps, "seconds": entry.seconds,
-        "media_seconds": entry.media_seconds, "reference": entry.reference,
-        "reference_sha256": entry.reference_sha256, "remote_video_id": entry.remote_video_id,
-        "elapsed": None, "cost": None, "created": legacy.path.stat().st_mtime,
-        "take": 1, "seed": None, "adopted": ADOPTED})
+    store.record(
+        key,
+        {
+            "backend": entry.backend,
+            "model": entry.model,
+            "prompt": entry.prompt,
+            "size": entry.size,
+            "fps": entry.fps,
+            "seconds": entry.seconds,
+            "media_seconds": entry.media_seconds,
+            "reference": entry.reference,
+            "reference_sha256": entry.reference_sha256,
+            "remote_video_id": entry.remote_video_id,
+            "elapsed": None,
+            "cost": None,
+            "created": legacy.path.stat().st_mtime,
+            "take": 1,
+            "seed": None,
+            "adopted": ADOPTED,
+        },
+    )
     return True

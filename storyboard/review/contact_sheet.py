@@ -48,17 +48,23 @@ class _Row:
     note: str  # why there are no frames
 
 
-def write_contact_sheet(board: Storyboard, prompts: Sequence[ShotPrompt], backend: str,
-                        out_dir: Path, dest: Path, fmt: str = "png") -> ContactSheet:
+def write_contact_sheet(
+    board: Storyboard,
+    prompts: Sequence[ShotPrompt],
+    backend: str,
+    out_dir: Path,
+    dest: Path,
+    fmt: str = "png",
+) -> ContactSheet:
     """Write the sheet to ``dest`` as ``png`` or ``pdf``."""
     takes = shot_takes(board, prompts, backend, out_dir)
     layout = _Layout(board)
-    rows = [_row(shot, takes[shot.id], layout.frame_size, board.output.fps)
-            for shot in board.shots]
+    rows = [_row(shot, takes[shot.id], layout.frame_size, board.output.fps) for shot in board.shots]
     per_page = layout.rows_per_page if fmt == "pdf" else len(rows)
-    chunks = [rows[i:i + per_page] for i in range(0, len(rows), per_page)] or [[]]
-    pages = [layout.page(chunk, n + 1, len(chunks), fixed=fmt == "pdf")
-             for n, chunk in enumerate(chunks)]
+    chunks = [rows[i : i + per_page] for i in range(0, len(rows), per_page)] or [[]]
+    pages = [
+        layout.page(chunk, n + 1, len(chunks), fixed=fmt == "pdf") for n, chunk in enumerate(chunks)
+    ]
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     try:
@@ -80,8 +86,9 @@ def _row(shot: Shot, takes: Sequence[Take], size: tuple[int, int], fps: float) -
         note = f"failed: {take.error}" if take and take.error else f"{state}: no frames"
         return _Row(shot, (None, None, None), note)
     try:
-        frames = tuple(frame_image(take.path, t, size[0])
-                       for t in key_frame_times(take.seconds, fps))
+        frames = tuple(
+            frame_image(take.path, t, size[0]) for t in key_frame_times(take.seconds, fps)
+        )
     except MediaError as exc:
         return _Row(shot, (None, None, None), str(exc))
     return _Row(shot, frames, "")
@@ -109,8 +116,13 @@ class _Layout:
         title = f"{self.board.title}: contact sheet"
         draw.text((MARGIN, MARGIN), title, fill=INK, font=self.fonts[36])
         if count > 1:
-            draw.text((PAGE[0] - MARGIN, MARGIN + 8), f"page {number} of {count}", fill=MUTED,
-                      font=self.fonts[24], anchor="ra")
+            draw.text(
+                (PAGE[0] - MARGIN, MARGIN + 8),
+                f"page {number} of {count}",
+                fill=MUTED,
+                font=self.fonts[24],
+                anchor="ra",
+            )
         for n, row in enumerate(rows):
             self._row(sheet, draw, row, MARGIN + HEADER + n * self.row_height)
         return sheet
@@ -123,12 +135,11 @@ class _Layout:
         y += 42
         draw.text((MARGIN, y), f"{shot.seconds:g} s", fill=MUTED, font=self.fonts[24])
         y += 36
-        action = shot.action or (f"remix of {shot.remix_of}: {shot.edit}" if shot.remix_of
-                                 else "")
+        action = shot.action or (f"remix of {shot.remix_of}: {shot.edit}" if shot.remix_of else "")
         lines = _wrap(draw, action, self.fonts[20], TEXT_WIDTH - GAP)
         max_lines = max(1, (self.frame_size[1] - (y - top - GAP)) // 26)
         if len(lines) > max_lines:
-            lines = [*lines[:max_lines - 1], lines[max_lines - 1].rstrip() + " …"]
+            lines = [*lines[: max_lines - 1], lines[max_lines - 1].rstrip() + " …"]
         for line in lines:
             draw.text((MARGIN, y), line, fill=INK, font=self.fonts[20])
             y += 26
@@ -142,8 +153,12 @@ class _Layout:
             left += self.frame_size[0] + GAP
         if row.note:
             note = _wrap(draw, row.note, self.fonts[20], self.frame_size[0] * 3)[:2]
-            draw.text((MARGIN + TEXT_WIDTH + GAP, top + GAP * 2), "\n".join(note),
-                      fill=(155, 28, 28), font=self.fonts[20])
+            draw.text(
+                (MARGIN + TEXT_WIDTH + GAP, top + GAP * 2),
+                "\n".join(note),
+                fill=(155, 28, 28),
+                font=self.fonts[20],
+            )
 
 
 def _wrap(draw, text: str, font, width: int) -> list[str]:

@@ -32,8 +32,25 @@ def frame_image(video: Path, at: float, width: int | None = None) -> Image:
 
     scale = ["-vf", f"scale={width}:-2"] if width else []
     result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{at:.6f}",
-         "-i", str(video), "-frames:v", "1", *scale, "-f", "image2pipe", "-c:v", "png", "-"],
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-ss",
+            f"{at:.6f}",
+            "-i",
+            str(video),
+            "-frames:v",
+            "1",
+            *scale,
+            "-f",
+            "image2pipe",
+            "-c:v",
+            "png",
+            "-",
+        ],
         capture_output=True,
     )
     if result.returncode != 0 or not result.stdout:

@@ -30,8 +30,13 @@ __all__ = ["MARKER", "ReviewPage", "write_review"]
 
 MARKER = ".storyboard-review"  # names a folder this module wrote, and may replace
 THUMB_WIDTH = 320
-PART_TITLES = {"framing": "Framing", "action": "Action", "timing": "Timing",
-               "lighting": "Lighting", "audio": "Audio"}
+PART_TITLES = {
+    "framing": "Framing",
+    "action": "Action",
+    "timing": "Timing",
+    "lighting": "Lighting",
+    "audio": "Audio",
+}
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,9 @@ class ReviewPage:
     edit: bool  # the edit is on the page (it was stitched and is current)
 
 
-def write_review(board: Storyboard, prompts: Sequence[ShotPrompt], backend: str, out_dir: Path,
-                 dest: Path) -> ReviewPage:
+def write_review(
+    board: Storyboard, prompts: Sequence[ShotPrompt], backend: str, out_dir: Path, dest: Path
+) -> ReviewPage:
     """Write the review folder ``dest`` from the renders in ``out_dir``."""
     _check_replaceable(dest)
     takes = shot_takes(board, prompts, backend, out_dir)
@@ -58,15 +64,21 @@ def write_review(board: Storyboard, prompts: Sequence[ShotPrompt], backend: str,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     playable = sum(t.playable for group in takes.values() for t in group)
-    return ReviewPage(dest / "index.html", len(board.shots), playable,
-                      bool(context["edit"]["src"]))
+    return ReviewPage(dest / "index.html", len(board.shots), playable, bool(context["edit"]["src"]))
 
 
 class _Assembler:
     """Gathers what the template shows, and copies each video and still into the folder."""
 
-    def __init__(self, board: Storyboard, prompts: Sequence[ShotPrompt], backend: str,
-                 out_dir: Path, root: Path, takes: dict[str, tuple[Take, ...]]) -> None:
+    def __init__(
+        self,
+        board: Storyboard,
+        prompts: Sequence[ShotPrompt],
+        backend: str,
+        out_dir: Path,
+        root: Path,
+        takes: dict[str, tuple[Take, ...]],
+    ) -> None:
         self.board, self.backend, self.out_dir, self.root = board, backend, out_dir, root
         self.prompts = dict(zip((s.id for s in board.shots), prompts, strict=True))
         self.takes = takes
@@ -91,16 +103,23 @@ class _Assembler:
 
     def _edit(self) -> dict[str, Any]:
         seconds = self.plan.seconds
-        info: dict[str, Any] = {"seconds": f"{seconds:.6f}", "length": _length(seconds),
-                                "src": "", "missing": ""}
+        info: dict[str, Any] = {
+            "seconds": f"{seconds:.6f}",
+            "length": _length(seconds),
+            "src": "",
+            "missing": "",
+        }
         path = edit_path(self.board, self.out_dir)
         recorded = self.manifest.get("edit") or {}
         if not path.is_file():
             info["missing"] = "The edit is not stitched yet: run storyboard stitch (or build)."
-        elif recorded.get("frames") != self.plan.frames or \
-                recorded.get("output_sha256") != file_sha256(path):
-            info["missing"] = ("The edit on disk is older than the storyboard: run storyboard "
-                               "stitch to bring it up to date.")
+        elif recorded.get("frames") != self.plan.frames or recorded.get(
+            "output_sha256"
+        ) != file_sha256(path):
+            info["missing"] = (
+                "The edit on disk is older than the storyboard: run storyboard "
+                "stitch to bring it up to date."
+            )
         else:
             info["src"] = self._media(path, f"media/{self.board.stem}.mp4")
         return info
@@ -138,16 +157,25 @@ class _Assembler:
             name = f"{shot.number}-{shot.id}-take{take.number}"
             src = self._media(take.path, f"media/{name}.mp4")
             poster = self._thumb(lambda: frame_image(take.path, 0.0, THUMB_WIDTH), name)
-        return {"number": take.number, "circled": take.circled, "state": take.state,
-                "cost": _money(take.cost), "src": src, "poster": poster, "why": _why(take)}
+        return {
+            "number": take.number,
+            "circled": take.circled,
+            "state": take.state,
+            "cost": _money(take.cost),
+            "src": src,
+            "poster": poster,
+            "why": _why(take),
+        }
 
     def _still(self, shot: Shot) -> str:
         """The reference image stands in for a shot with no playable circled take."""
         reference = shot.reference
         if reference is None:
             return ""
-        return self._thumb(lambda: _reference_still(reference, THUMB_WIDTH, self.height),
-                           f"{shot.number}-{shot.id}-reference")
+        return self._thumb(
+            lambda: _reference_still(reference, THUMB_WIDTH, self.height),
+            f"{shot.number}-{shot.id}-reference",
+        )
 
     def _thumb(self, make: Callable[[], Any], name: str) -> str:
         try:
@@ -184,8 +212,11 @@ def _problem(take: Take | None) -> dict[str, str] | None:
     if take.state == "missing":
         return {"title": "Not rendered", "text": "run storyboard render to make this take"}
     if take.state == "stale":
-        return {"title": "Stale", "text": "the storyboard changed since this take was rendered; "
-                "storyboard render makes it again"}
+        return {
+            "title": "Stale",
+            "text": "the storyboard changed since this take was rendered; "
+            "storyboard render makes it again",
+        }
     return None
 
 
@@ -217,8 +248,9 @@ def _length(seconds: float) -> str:
 def _template():
     import jinja2
 
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
     return env.from_string(_asset("review.html.j2"))
 
 
@@ -237,10 +269,15 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _check_replaceable(dest: Path) -> None:
-    if dest.exists() and not (dest / MARKER).is_file() and (
-            not dest.is_dir() or any(dest.iterdir())):
-        raise StoryboardError(f"{dest} exists and is not a review folder written by storyboard; "
-                              "choose another --dest or remove it")
+    if (
+        dest.exists()
+        and not (dest / MARKER).is_file()
+        and (not dest.is_dir() or any(dest.iterdir()))
+    ):
+        raise StoryboardError(
+            f"{dest} exists and is not a review folder written by storyboard; "
+            "choose another --dest or remove it"
+        )
 
 
 def _swap_in(staging: Path, dest: Path) -> None:

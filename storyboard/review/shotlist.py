@@ -22,8 +22,24 @@ from storyboard.media import ffmpeg_exe
 
 __all__ = ["COLUMNS", "Row", "shot_rows", "render_shotlist", "shotlist_record"]
 
-COLUMNS = ("#", "id", "type", "lens", "camera", "seconds", "in", "out", "transition", "cast",
-           "source", "action", "lighting", "audio", "music", "notes")
+COLUMNS = (
+    "#",
+    "id",
+    "type",
+    "lens",
+    "camera",
+    "seconds",
+    "in",
+    "out",
+    "transition",
+    "cast",
+    "source",
+    "action",
+    "lighting",
+    "audio",
+    "music",
+    "notes",
+)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
 
 
@@ -37,16 +53,29 @@ def shot_rows(board: Storyboard, plan: Plan | None = None) -> list[Row]:
     """One row per shot in edit order (in/out are the cut points), then the running time."""
     plan = plan or build_plan(board)
     rows = [Row(p.shot, _values(board, p, plan.fps)) for p in plan.shots]
-    total = ["TRT", "total running time", "", "", "", f"{plan.seconds:g}",
-             timecode(0, plan.fps), timecode(plan.frames, plan.fps)]
+    total = [
+        "TRT",
+        "total running time",
+        "",
+        "",
+        "",
+        f"{plan.seconds:g}",
+        timecode(0, plan.fps),
+        timecode(plan.frames, plan.fps),
+    ]
     rows.append(Row(None, (*total, *[""] * (len(COLUMNS) - len(total)))))
     return rows
 
 
 def _values(board: Storyboard, planned: PlannedShot, fps: float) -> tuple[str, ...]:
     shot, f, t = planned.shot, planned.shot.framing, planned.transition
-    source = (f"remix of {shot.remix_of}: {shot.edit}" if shot.remix_of else
-              f"extends {shot.extend_of}" if shot.extend_of else "")
+    source = (
+        f"remix of {shot.remix_of}: {shot.edit}"
+        if shot.remix_of
+        else f"extends {shot.extend_of}"
+        if shot.extend_of
+        else ""
+    )
     music = shot.audio.music or (board.music.cue if board.music else "")
     return (
         planned.number, shot.id, f.type or f.text, f.lens,
@@ -75,8 +104,12 @@ def shotlist_record(board: Storyboard, out_dir: Path) -> dict[str, object]:
     """The shot list as JSON-able data: one mapping per shot keyed by column, and the total."""
     plan = build_plan(board, load_manifest(out_dir), out_dir)
     rows = [dict(zip(COLUMNS, r.values, strict=True)) for r in shot_rows(board, plan)]
-    return {"title": board.title, "columns": list(COLUMNS), "shots": rows[:-1],
-            "total": {"seconds": plan.seconds, "frames": plan.frames, "out": rows[-1]["out"]}}
+    return {
+        "title": board.title,
+        "columns": list(COLUMNS),
+        "shots": rows[:-1],
+        "total": {"seconds": plan.seconds, "frames": plan.frames, "out": rows[-1]["out"]},
+    }
 
 
 def _inert(cell: str) -> str:
@@ -101,8 +134,7 @@ def _markdown(board: Storyboard, rows: list[Row]) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
-    lines = [f"# {board.title}", "", "| " + " | ".join(COLUMNS) + " |",
-             "|" + "---|" * len(COLUMNS)]
+    lines = [f"# {board.title}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(cell(v) for v in r.values) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
@@ -158,9 +190,26 @@ def _thumbnail(shot: Shot, out_dir: Path) -> str:
     data = b""
     if render.is_file():
         result = subprocess.run(
-            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(render),
-             "-frames:v", "1", "-vf", "scale=384:-2", "-f", "image2pipe", "-c:v", "mjpeg", "-"],
-            capture_output=True)
+            [
+                ffmpeg_exe(),
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-i",
+                str(render),
+                "-frames:v",
+                "1",
+                "-vf",
+                "scale=384:-2",
+                "-f",
+                "image2pipe",
+                "-c:v",
+                "mjpeg",
+                "-",
+            ],
+            capture_output=True,
+        )
         data = result.stdout if result.returncode == 0 else b""
     if not data and shot.reference is not None:
         from PIL import Image

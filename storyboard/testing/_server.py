@@ -17,8 +17,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["FakeServer", "Faults", "Recorded", "Reply", "bt601_video", "foreign_video",
-           "image_size", "previs_video"]
+__all__ = [
+    "FakeServer",
+    "Faults",
+    "Recorded",
+    "Reply",
+    "bt601_video",
+    "foreign_video",
+    "image_size",
+    "previs_video",
+]
 
 
 @dataclass
@@ -76,9 +84,16 @@ class FakeServer:
     redirect's target) does; share ``jobs`` with the API's fake to serve its files.
     """
 
-    def __init__(self, api_key: str, *, latency: float = 0.0, min_polls: int = 1,
-                 faults: Faults | None = None, port: int = 0,
-                 open_access: bool = False) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        latency: float = 0.0,
+        min_polls: int = 1,
+        faults: Faults | None = None,
+        port: int = 0,
+        open_access: bool = False,
+    ) -> None:
         self.api_key = api_key
         self.open_access = open_access
         self.released = threading.Event()  # set on stop: hung answers give up
@@ -135,15 +150,19 @@ class FakeServer:
 
     def leaked(self, secret: str) -> list[Recorded]:
         """Recorded requests that carried ``secret`` in a header or the query."""
-        return [r for r in self.requests
-                if secret in json.dumps(r.headers) or secret in json.dumps(r.query)]
+        return [
+            r
+            for r in self.requests
+            if secret in json.dumps(r.headers) or secret in json.dumps(r.query)
+        ]
 
     def calls(self, method: str, pattern: str) -> list[Recorded]:
         """Recorded requests whose path matches ``pattern`` (a regular expression)."""
         return [r for r in self.requests if r.method == method and re.fullmatch(pattern, r.path)]
 
-    def video(self, size: str, seconds: float, foreign: bool = False, tint: str = "",
-              colour: str = "") -> bytes:
+    def video(
+        self, size: str, seconds: float, foreign: bool = False, tint: str = "", colour: str = ""
+    ) -> bytes:
         key = (size, seconds, foreign, tint, colour)
         with self.lock:
             if key not in self._videos:
@@ -193,8 +212,9 @@ class FakeServer:
     def unauthorized(self) -> Reply:
         raise NotImplementedError
 
-    def route(self, method: str, path: str, request: Recorded, body: bytes,
-              content_type: str) -> Reply:
+    def route(
+        self, method: str, path: str, request: Recorded, body: bytes, content_type: str
+    ) -> Reply:
         raise NotImplementedError
 
 
@@ -225,8 +245,9 @@ def previs_video(size: str, seconds: float, tint: str = "") -> bytes:
             digest = hashlib.sha256(tint.encode()).digest()
             reference = Path(tmp) / "tint.png"
             Image.new("RGB", (32, 18), tuple(digest[:3])).save(reference)
-        shot = Shot(id="fake", index=0, seconds=seconds, action="fake video API",
-                    reference=reference)
+        shot = Shot(
+            id="fake", index=0, seconds=seconds, action="fake video API", reference=reference
+        )
         prompt = ShotPrompt("fake", "", "", "", "", "", "", "", "", "")
         job = RenderJob(shot, prompt, Output(width, height, 24.0), None, "fake", overlays=False)
         dest = Path(tmp) / "video.mp4"
@@ -241,9 +262,26 @@ def foreign_video(video: bytes) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         source, dest = Path(tmp) / "in.mp4", Path(tmp) / "out.mp4"
         source.write_bytes(video)
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(source), "-an", "-r", "25",
-                        "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", str(dest)],
-                       check=True)
+        subprocess.run(
+            [
+                ffmpeg_exe(),
+                "-v",
+                "error",
+                "-i",
+                str(source),
+                "-an",
+                "-r",
+                "25",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-bf",
+                "3",
+                str(dest),
+            ],
+            check=True,
+        )
         return dest.read_bytes()
 
 
@@ -256,12 +294,35 @@ def bt601_video(video: bytes, tags: str) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         source, dest = Path(tmp) / "in.mp4", Path(tmp) / "out.mp4"
         source.write_bytes(video)
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(source), "-map", "0",
-                        "-vf", "scale=out_color_matrix=bt601:out_range=tv:flags=accurate_rnd,"
-                        "format=yuv420p,"
-                        f"setparams=colorspace={tag}:color_primaries={tag}:color_trc={tag}",
-                        "-c:v", "libx264", "-preset", "veryfast", "-bf", "0",
-                        "-sc_threshold", "0", "-g", "24", "-c:a", "copy", str(dest)], check=True)
+        subprocess.run(
+            [
+                ffmpeg_exe(),
+                "-v",
+                "error",
+                "-i",
+                str(source),
+                "-map",
+                "0",
+                "-vf",
+                "scale=out_color_matrix=bt601:out_range=tv:flags=accurate_rnd,"
+                "format=yuv420p,"
+                f"setparams=colorspace={tag}:color_primaries={tag}:color_trc={tag}",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-bf",
+                "0",
+                "-sc_threshold",
+                "0",
+                "-g",
+                "24",
+                "-c:a",
+                "copy",
+                str(dest),
+            ],
+            check=True,
+        )
         return dest.read_bytes()
 
 
@@ -289,9 +350,14 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             query = parse_qs(parts.query)
-            record = Recorded(method, parts.path, query, at=time.time(),
-                              authorized=server.authorized(self.headers, query),
-                              headers={k.lower(): v for k, v in self.headers.items()})
+            record = Recorded(
+                method,
+                parts.path,
+                query,
+                at=time.time(),
+                authorized=server.authorized(self.headers, query),
+                headers={k.lower(): v for k, v in self.headers.items()},
+            )
             with server.lock:
                 server.requests.append(record)
             faults = server.faults
@@ -302,10 +368,14 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             if not record.authorized and not server.open_access:
                 reply = server.unauthorized()
             else:
-                reply = server.route(method, parts.path, record, body,
-                                     self.headers.get("content-type", ""))
-            if faults.trickle and re.fullmatch(faults.trickle, f"{method} {parts.path}") \
-                    and server.fire_trickle():
+                reply = server.route(
+                    method, parts.path, record, body, self.headers.get("content-type", "")
+                )
+            if (
+                faults.trickle
+                and re.fullmatch(faults.trickle, f"{method} {parts.path}")
+                and server.fire_trickle()
+            ):
                 reply.trickle = faults.trickle_every
             record.status = reply.status
             self._send(reply)
@@ -334,7 +404,7 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 if server.released.wait(every):
                     return
                 try:
-                    self.wfile.write(data[n:n + 1])
+                    self.wfile.write(data[n : n + 1])
                     self.wfile.flush()
                 except OSError:  # the client gave up, as it should
                     return

@@ -46,8 +46,9 @@ class FakeFal(FakeServer):
     def unauthorized(self) -> Reply:
         return Reply(401, _detail("Invalid API key", "authentication_error"))
 
-    def route(self, method: str, path: str, request: Recorded, body: bytes,
-              content_type: str) -> Reply:
+    def route(
+        self, method: str, path: str, request: Recorded, body: bytes, content_type: str
+    ) -> Reply:
         m = re.fullmatch(r"/([^/]+/[^/]+)/requests/([^/]+)(/status|/cancel)?", path)
         if m:
             app, request_id, action = m.groups()
@@ -65,25 +66,34 @@ class FakeFal(FakeServer):
             return self._file(m[1])
         if method == "POST" and path.count("/") >= 2:
             data = json.loads(body or b"{}")
-            request.fields = {k: (v if not str(v).startswith("data:") else "data:...")
-                              for k, v in data.items()}
+            request.fields = {
+                k: (v if not str(v).startswith("data:") else "data:...") for k, v in data.items()
+            }
             return self._submit(path.strip("/"), data, request)
         return Reply(404, _detail(f"Unknown path {path}", "not_found"))
 
     def _submit(self, model: str, data: dict[str, Any], request: Recorded) -> Reply:
         if self.fire("rate_limit"):
-            return Reply(429, _detail("Rate limit exceeded", "rate_limit_exceeded"),
-                         {"retry-after": f"{self.faults.retry_after:g}",
-                          "x-fal-retryable": "true"})
+            return Reply(
+                429,
+                _detail("Rate limit exceeded", "rate_limit_exceeded"),
+                {"retry-after": f"{self.faults.retry_after:g}", "x-fal-retryable": "true"},
+            )
         if not isinstance(data.get("prompt"), str) or not data["prompt"]:
-            return Reply(422, _detail("Field required", "missing", ["body", "prompt"]),
-                         {"x-fal-retryable": "false"})
+            return Reply(
+                422,
+                _detail("Field required", "missing", ["body", "prompt"]),
+                {"x-fal-retryable": "false"},
+            )
         for name, value in data.items():
             if isinstance(value, str) and value.startswith("data:image/"):
                 raw = base64.b64decode(value.split(",", 1)[1])
-                request.files[name] = {"image_size": image_size(raw), "bytes": len(raw),
-                                       "sha256": hashlib.sha256(raw).hexdigest(),
-                                       "content_type": value[5:value.index(";")]}
+                request.files[name] = {
+                    "image_size": image_size(raw),
+                    "bytes": len(raw),
+                    "sha256": hashlib.sha256(raw).hexdigest(),
+                    "content_type": value[5 : value.index(";")],
+                }
         if self.fire("lost_creates"):
             return Reply(500, _detail("Internal error", "internal_server_error"))
         app = "/".join(model.split("/")[:2])
@@ -91,12 +101,22 @@ class FakeFal(FakeServer):
         with self.lock:
             self.jobs[job.id] = job
         if self.fire("error_on_create"):
-            return Reply(500, _detail("Internal error", "internal_server_error"),
-                         {"x-fal-retryable": "false"})
+            return Reply(
+                500,
+                _detail("Internal error", "internal_server_error"),
+                {"x-fal-retryable": "false"},
+            )
         base = f"{self.handed_out}/{app}/requests/{job.id}"
-        return Reply(200, {"request_id": job.id, "status_url": f"{base}/status",
-                           "response_url": base, "cancel_url": f"{base}/cancel",
-                           "queue_position": 0})
+        return Reply(
+            200,
+            {
+                "request_id": job.id,
+                "status_url": f"{base}/status",
+                "response_url": base,
+                "cancel_url": f"{base}/cancel",
+                "queue_position": 0,
+            },
+        )
 
     def _state(self, job: _Request) -> str:
         stage = self.progress(job.created, job.polls, str(job.input.get("prompt", "")))
@@ -118,12 +138,26 @@ class FakeFal(FakeServer):
             return Reply(400, _detail("Request is still in progress", "request_in_progress"))
         if self.refused(str(job.input.get("prompt", ""))):
             # a COMPLETED request that carries an error payload
-            return Reply(422, _detail("The content could not be processed because it "
-                                      "contained material flagged by a content checker.",
-                                      "content_policy_violation", ["body", "prompt"]),
-                         {"x-fal-retryable": "false"})
-        return Reply(200, {"video": {"url": f"{self.handed_out}/files/{job.id}.mp4",
-                                     "content_type": "video/mp4"}, "seed": 42})
+            return Reply(
+                422,
+                _detail(
+                    "The content could not be processed because it "
+                    "contained material flagged by a content checker.",
+                    "content_policy_violation",
+                    ["body", "prompt"],
+                ),
+                {"x-fal-retryable": "false"},
+            )
+        return Reply(
+            200,
+            {
+                "video": {
+                    "url": f"{self.handed_out}/files/{job.id}.mp4",
+                    "content_type": "video/mp4",
+                },
+                "seed": 42,
+            },
+        )
 
     def _file(self, request_id: str) -> Reply:
         job = self.jobs.get(request_id)

@@ -30,8 +30,9 @@ _VEO = ("1280:720", "720:1280", "1080:1920", "1920:1080")
 # What the vendor accepts (runwayml SDK 5.24.0 types), kept apart from our own presets so a
 # wrong preset shows up as a refused request: (ratios with an image, ratios without, durations,
 # positions a promptImage may take, whether text-to-video exists)
-MODELS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[str, ...],
-                        bool]] = {
+MODELS: dict[
+    str, tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[str, ...], bool]
+] = {
     "gen4.5": (_GEN4, ("1280:720", "720:1280"), tuple(range(2, 11)), ("first",), True),
     "gen4_turbo": (_GEN4, (), tuple(range(2, 11)), ("first",), False),
     "veo3.1": (_VEO, _VEO, (4, 6, 8), ("first", "last"), True),
@@ -62,13 +63,19 @@ class FakeRunway(FakeServer):
     def unauthorized(self) -> Reply:
         return Reply(401, {"error": "Invalid API key."})
 
-    def route(self, method: str, path: str, request: Recorded, body: bytes,
-              content_type: str) -> Reply:
+    def route(
+        self, method: str, path: str, request: Recorded, body: bytes, content_type: str
+    ) -> Reply:
         if m := re.fullmatch(r"/files/([0-9a-f-]+)\.mp4", path):
             return self._file(m[1], request.query)
         if request.headers.get("x-runway-version") != VERSION:
-            return Reply(400, {"error": "The X-Runway-Version header is missing or not a "
-                                        f"supported version (use {VERSION})."})
+            return Reply(
+                400,
+                {
+                    "error": "The X-Runway-Version header is missing or not a "
+                    f"supported version (use {VERSION})."
+                },
+            )
         if method == "POST" and path in ("/v1/image_to_video", "/v1/text_to_video"):
             try:
                 data = json.loads(body or b"{}")
@@ -89,8 +96,11 @@ class FakeRunway(FakeServer):
 
     def _create(self, kind: str, data: dict[str, Any]) -> Reply:
         if self.fire("rate_limit"):
-            return Reply(429, {"error": "You have exceeded your daily generation limit."},
-                         {"retry-after": f"{self.faults.retry_after:g}"})
+            return Reply(
+                429,
+                {"error": "You have exceeded your daily generation limit."},
+                {"retry-after": f"{self.faults.retry_after:g}"},
+            )
         problem = _invalid(kind, data)
         if problem:
             return Reply(400, {"error": problem})
@@ -127,10 +137,16 @@ class FakeRunway(FakeServer):
             return Reply(200, {**base, **estimated, "status": "RUNNING", "progress": 0.5})
         cost = {"cost": {"credits": _credits(task.body)}}
         if self.refused(prompt):
-            return Reply(200, {**base, **cost, "status": "FAILED",
-                               "failure": "The prompt text did not pass our content "
-                                          "moderation.",
-                               "failureCode": "SAFETY.INPUT.TEXT"})
+            return Reply(
+                200,
+                {
+                    **base,
+                    **cost,
+                    "status": "FAILED",
+                    "failure": "The prompt text did not pass our content moderation.",
+                    "failureCode": "SAFETY.INPUT.TEXT",
+                },
+            )
         url = f"{self.handed_out}/files/{task.id}.mp4?_sig={task.id[:8]}&_exp=172800"
         return Reply(200, {**base, **cost, "status": "SUCCEEDED", "output": [url]})
 
@@ -203,8 +219,11 @@ def _images(image: Any) -> dict[str, dict[str, Any]]:
         uri = str(item.get("uri", "")) if isinstance(item, dict) else ""
         if uri.startswith("data:image/") and "," in uri:
             raw = base64.b64decode(uri.split(",", 1)[1])
-            out[str(item.get("position"))] = {"image_size": image_size(raw), "bytes": len(raw),
-                                              "content_type": uri[5:uri.index(";")]}
+            out[str(item.get("position"))] = {
+                "image_size": image_size(raw),
+                "bytes": len(raw),
+                "content_type": uri[5 : uri.index(";")],
+            }
     return out
 
 

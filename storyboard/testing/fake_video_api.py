@@ -59,8 +59,9 @@ class FakeVideoAPI(FakeServer):
     def unauthorized(self) -> Reply:
         return Reply(401, _error("Incorrect API key provided.", "invalid_api_key"))
 
-    def route(self, method: str, path: str, request: Recorded, body: bytes,
-              content_type: str) -> Reply:
+    def route(
+        self, method: str, path: str, request: Recorded, body: bytes, content_type: str
+    ) -> Reply:
         if self.faults.hostile_errors:  # a server that repeats what it was sent
             said = request.headers.get("authorization", "")
             return Reply(400, _error(f"bad request from {said}", f"bad_{said}"))
@@ -92,47 +93,80 @@ class FakeVideoAPI(FakeServer):
             return Reply(200, {"id": job_id, "object": "video.deleted", "deleted": True})
         return Reply(404, _error("Not found", "not_found"))
 
-    def create(self, fields: dict[str, str], files: dict[str, dict[str, Any]],
-               remixed_from: str | None = None) -> Reply:
+    def create(
+        self,
+        fields: dict[str, str],
+        files: dict[str, dict[str, Any]],
+        remixed_from: str | None = None,
+    ) -> Reply:
         if self.fire("rate_limit"):
-            return Reply(429, _error("Rate limit reached", "rate_limit_exceeded"),
-                         {"retry-after": f"{self.faults.retry_after:g}"})
+            return Reply(
+                429,
+                _error("Rate limit reached", "rate_limit_exceeded"),
+                {"retry-after": f"{self.faults.retry_after:g}"},
+            )
         prompt = fields.get("prompt", "")
         if not prompt:
-            return Reply(400, _error("Missing required parameter: 'prompt'.",
-                                     "missing_required"))
+            return Reply(400, _error("Missing required parameter: 'prompt'.", "missing_required"))
         seconds, size = fields.get("seconds", "4"), fields.get("size", "720x1280")
         if not seconds.isdigit():
-            return Reply(400, _error(f"Invalid value: '{seconds}'. Supported values are: '4', "
-                                     "'8', and '12'.", "invalid_value"))
+            return Reply(
+                400,
+                _error(
+                    f"Invalid value: '{seconds}'. Supported values are: '4', '8', and '12'.",
+                    "invalid_value",
+                ),
+            )
         reference = files.get("input_reference")
         if reference is not None:
             if not reference.get("filename") or reference.get("content_type") not in (
-                    "image/jpeg", "image/png", "image/webp"):
-                return Reply(400, _error("Invalid type for 'input_reference': expected a file, "
-                                         "but got a string instead.", "invalid_type"))
+                "image/jpeg",
+                "image/png",
+                "image/webp",
+            ):
+                return Reply(
+                    400,
+                    _error(
+                        "Invalid type for 'input_reference': expected a file, "
+                        "but got a string instead.",
+                        "invalid_type",
+                    ),
+                )
             if reference.get("image_size") != size:
-                return Reply(400, _error("Inpaint image must match the requested width and "
-                                         "height", "invalid_value"))
+                return Reply(
+                    400,
+                    _error(
+                        "Inpaint image must match the requested width and height", "invalid_value"
+                    ),
+                )
         if self.fire("lost_creates"):
-            return Reply(500, _error("The server had an error while processing your request.",
-                                     "server_error"))
+            return Reply(
+                500,
+                _error("The server had an error while processing your request.", "server_error"),
+            )
         with self.lock:
-            job = _Job(f"video_{len(self.jobs) + 1:04d}_{int(time.time() * 1000) % 100000}",
-                       fields.get("model", "sora-2"), prompt, seconds, size, time.time(),
-                       remixed_from)
+            job = _Job(
+                f"video_{len(self.jobs) + 1:04d}_{int(time.time() * 1000) % 100000}",
+                fields.get("model", "sora-2"),
+                prompt,
+                seconds,
+                size,
+                time.time(),
+                remixed_from,
+            )
             self.jobs[job.id] = job
         if self.fire("error_on_create"):
-            return Reply(500, _error("The server had an error while processing your request.",
-                                     "server_error"))
+            return Reply(
+                500,
+                _error("The server had an error while processing your request.", "server_error"),
+            )
         return Reply(200, self._video(job))
 
     def derived(self, source_id: str, fields: dict[str, str], extends: bool = False) -> Reply:
         source = self.jobs.get(source_id)
         if source is None:
             return Reply(404, _error(f"Video {source_id} not found", "not_found"))
-        merged = {"model": source.model, "size": source.size, "seconds": source.seconds,
-                  **fields}
+        merged = {"model": source.model, "size": source.size, "seconds": source.seconds, **fields}
         if extends and fields.get("seconds", "").isdigit():  # the stitched whole, as OpenAI
             merged["seconds"] = str(int(source.seconds) + int(fields["seconds"]))
         return self.create(merged, {}, remixed_from=source_id)
@@ -158,8 +192,11 @@ class FakeVideoAPI(FakeServer):
         if self._status(job)[0] != "completed":
             return Reply(400, _error("Video is not ready yet", "video_not_ready"))
         if self.faults.elsewhere:  # the video is served by another host
-            return Reply(302, b"", {"location": f"{self.faults.elsewhere}/v1/videos/{job_id}"
-                                                "/content?variant=video"})
+            return Reply(
+                302,
+                b"",
+                {"location": f"{self.faults.elsewhere}/v1/videos/{job_id}/content?variant=video"},
+            )
         return self.download(job.size, float(job.seconds), job.id)
 
     def _status(self, job: _Job) -> tuple[str, dict[str, Any] | None]:
@@ -167,24 +204,38 @@ class FakeVideoAPI(FakeServer):
         if stage != "done":
             return ("queued" if stage == "queued" else "in_progress"), None
         if self.refused(job.prompt):
-            return "failed", {"code": "moderation_blocked",
-                              "message": "Your request was blocked by our moderation system."}
+            return "failed", {
+                "code": "moderation_blocked",
+                "message": "Your request was blocked by our moderation system.",
+            }
         return "completed", None
 
     def _video(self, job: _Job) -> dict[str, Any]:
         status, error = self._status(job)
         done = status == "completed"
-        return {"id": job.id, "object": "video", "model": job.model, "status": status,
-                "progress": 100 if done else (0 if status == "queued" else 50),
-                "created_at": int(job.created), "completed_at": int(time.time()) if done
-                else None, "expires_at": int(job.created) + 3600, "prompt": job.prompt,
-                "size": job.size, "seconds": job.seconds,
-                "remixed_from_video_id": job.remixed_from, "error": error}
+        return {
+            "id": job.id,
+            "object": "video",
+            "model": job.model,
+            "status": status,
+            "progress": 100 if done else (0 if status == "queued" else 50),
+            "created_at": int(job.created),
+            "completed_at": int(time.time()) if done else None,
+            "expires_at": int(job.created) + 3600,
+            "prompt": job.prompt,
+            "size": job.size,
+            "seconds": job.seconds,
+            "remixed_from_video_id": job.remixed_from,
+            "error": error,
+        }
 
     def _listing(self, query: dict[str, list[str]]) -> dict[str, Any]:
         limit = int(query.get("limit", ["20"])[0])
-        jobs = sorted(self.jobs.values(), key=lambda j: j.created,
-                      reverse=query.get("order", ["desc"])[0] == "desc")
+        jobs = sorted(
+            self.jobs.values(),
+            key=lambda j: j.created,
+            reverse=query.get("order", ["desc"])[0] == "desc",
+        )
         return {"object": "list", "data": [self._video(j) for j in jobs[:limit]]}
 
 
@@ -206,7 +257,8 @@ def _form(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, dic
 
 def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, dict]]:
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
     fields: dict[str, str] = {}
     files: dict[str, dict[str, Any]] = {}
     for part in message.iter_parts():
@@ -217,7 +269,11 @@ def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str
         if filename is None:
             fields[str(name)] = data.decode()
         else:
-            files[str(name)] = {"filename": filename, "content_type": part.get_content_type(),
-                                "bytes": len(data), "image_size": image_size(data),
-                                "sha256": hashlib.sha256(data).hexdigest()}
+            files[str(name)] = {
+                "filename": filename,
+                "content_type": part.get_content_type(),
+                "bytes": len(data),
+                "image_size": image_size(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
     return fields, files

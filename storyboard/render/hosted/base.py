@@ -33,8 +33,15 @@ from storyboard.render.capabilities import Capabilities
 from storyboard.render.hosted.http import Caller, Limits, Pace, redact, retry_delay, time_left
 from storyboard.render.hosted.wire import Blob, Call, material
 
-__all__ = ["Refusals", "RemoteBackend", "Video", "aspect_ratio", "check_url", "fitted_image",
-           "resolution_tier"]
+__all__ = [
+    "Refusals",
+    "RemoteBackend",
+    "Video",
+    "aspect_ratio",
+    "check_url",
+    "fitted_image",
+    "resolution_tier",
+]
 
 Kind = Literal["auth", "blocked", "retryable", "other"]
 CREATE_RETRIES = 2  # creates again after a 5xx, only when the job is proven not to exist
@@ -62,9 +69,11 @@ def check_url(url: str, allow_insecure_http: bool) -> None:
     """No credentials or query in the URL; plain http only to this machine, unless allowed."""
     parts = urlsplit(url)
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigError("refusing a base URL with credentials, a query or a fragment in it "
-                          "(it would be written to the run state); give the bare URL and put "
-                          "the key in the backend's environment variable")
+        raise ConfigError(
+            "refusing a base URL with credentials, a query or a fragment in it "
+            "(it would be written to the run state); give the bare URL and put "
+            "the key in the backend's environment variable"
+        )
     if parts.scheme == "https" or allow_insecure_http:
         return
     host = parts.hostname or ""
@@ -73,8 +82,10 @@ def check_url(url: str, allow_insecure_http: bool) -> None:
     except ValueError:
         loopback = False
     if parts.scheme != "http" or not loopback:
-        raise ConfigError(f"refusing to send an API key over plain http to {host or url}; use "
-                          "https, a loopback address, or pass --allow-insecure-http")
+        raise ConfigError(
+            f"refusing to send an API key over plain http to {host or url}; use "
+            "https, a loopback address, or pass --allow-insecure-http"
+        )
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -91,6 +102,7 @@ def aspect_ratio(width: int, height: int) -> str:
 
 def resolution_tier(short_side: int, tiers: list[str] | tuple[str, ...]) -> str:
     """The smallest offered tier ('720p': 720 on the short side, '4k': 2160) that holds it."""
+
     def height(tier: str) -> int:
         digits = int("".join(c for c in tier if c.isdigit()) or 0)
         return {2: 1440, 4: 2160, 8: 4320}.get(digits, digits) if tier.endswith("k") else digits
@@ -144,25 +156,33 @@ class RemoteBackend:
     refusals: ClassVar[Refusals] = Refusals()
     code_field: ClassVar[str] = "code"  # the field of ``{"error": {...}}`` that names it
 
-    def __init__(self, base_url: str, api_key: str, *, render: RenderSettings | None = None,
-                 pace: Pace | None = None, sleep: Callable[[float], None] = time.sleep,
-                 limits: Limits | None = None, key_env: str = "") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        render: RenderSettings | None = None,
+        pace: Pace | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        limits: Limits | None = None,
+        key_env: str = "",
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.render = render or RenderSettings()
         self.key_env_name = key_env or self.key_env
         self.key_refused: KeyRefused | None = None
         self.client = httpx.Client(follow_redirects=True, event_hooks={"request": [self._sign]})
-        self.caller = Caller(self.client, (api_key,), pace or Pace(sleep=sleep),
-                             limits=limits or Limits())
+        self.caller = Caller(
+            self.client, (api_key,), pace or Pace(sleep=sleep), limits=limits or Limits()
+        )
         own = {origin(self.base_url)}
         if origin(self.base_url) == origin(self.default_url):
             own |= {origin(f"https://{host}") for host in self.key_hosts}
         self._own = own
 
     @classmethod
-    def price_per_second(cls, model: str | None, size: str,
-                         audio: bool = False) -> float | None:
+    def price_per_second(cls, model: str | None, size: str, audio: bool = False) -> float | None:
         """The capabilities' figure; a backend whose price depends on the size overrides it."""
         caps = cls.capabilities(model)
         if audio and caps.audio_price_per_second is not None:
@@ -174,10 +194,16 @@ class RemoteBackend:
         env_name = config.render.api_key_env or cls.key_env
         key = config.env.get(env_name, "")
         if not key:
-            raise ConfigError(f"backend '{cls.name}' needs an API key in ${env_name}; set it "
-                              "(the key is never written to the storyboard, logs or manifest)")
-        url = (config.base_url or config.render.base_url
-               or (config.env.get(cls.url_env) if cls.url_env else None) or cls.default_url)
+            raise ConfigError(
+                f"backend '{cls.name}' needs an API key in ${env_name}; set it "
+                "(the key is never written to the storyboard, logs or manifest)"
+            )
+        url = (
+            config.base_url
+            or config.render.base_url
+            or (config.env.get(cls.url_env) if cls.url_env else None)
+            or cls.default_url
+        )
         check_url(url, config.allow_insecure_http)
         cls.check_settings(config.render)
         return cls(url, key, render=config.render, key_env=env_name)
@@ -205,8 +231,7 @@ class RemoteBackend:
     def status_url(self, handle: Handle) -> str:
         raise NotImplementedError
 
-    def state(self, handle: Handle, answer: dict[str, Any],
-              response: httpx.Response) -> JobState:
+    def state(self, handle: Handle, answer: dict[str, Any], response: httpx.Response) -> JobState:
         """Where the job stands, from a successful poll."""
         raise NotImplementedError
 
@@ -225,14 +250,18 @@ class RemoteBackend:
     def key_material(cls, job: RenderJob) -> dict[str, Any]:
         """Exactly the create this backend would send for ``job``, images by sha256 (the
         render key adds the backend's name and version)."""
-        return {"request": material(cls.request(job)),
-                "source_remote_id": job.source_remote_id if job.shot.source else None}
+        return {
+            "request": material(cls.request(job)),
+            "source_remote_id": job.source_remote_id if job.shot.source else None,
+        }
 
     def submit(self, job: RenderJob) -> Handle:
         if job.shot.source and not job.source_remote_id:
-            raise BackendError(f"shot '{job.shot.id}' derives from '{job.shot.source}', which "
-                               f"has no render on {self.name} yet; nothing was sent (a derived "
-                               "shot is never sent as a plain create)")
+            raise BackendError(
+                f"shot '{job.shot.id}' derives from '{job.shot.source}', which "
+                f"has no render on {self.name} yet; nothing was sent (a derived "
+                "shot is never sent as a plain create)"
+            )
         call, since = self.request(job), time.time()
         for attempt in range(CREATE_RETRIES + 1):
             response = self._create(call)
@@ -294,18 +323,23 @@ class RemoteBackend:
         request.headers[self.key_header] = f"{self.key_prefix}{self.api_key}"
 
     def _create(self, call: Call) -> httpx.Response:
-        response = self.caller.request(call.method, self.base_url + call.path, creates=True,
-                                       **call.wire())
+        response = self.caller.request(
+            call.method, self.base_url + call.path, creates=True, **call.wire()
+        )
         if call.fallback is not None and response.status_code in (404, 405):
             return self._create(call.fallback)  # an older server: its older form of the call
         return response
 
     def _unmade(self, status: int, absent: bool, attempt: int) -> str:
         if absent:
-            return (f"the server answered {status} to create {attempt + 1} time(s), and its "
-                    "listing shows no job was made; run again to retry")
-        return (f"the server answered {status} to create and no job of ours was found; not "
-                "retried, so nothing is paid twice; run again to retry")
+            return (
+                f"the server answered {status} to create {attempt + 1} time(s), and its "
+                "listing shows no job was made; run again to retry"
+            )
+        return (
+            f"the server answered {status} to create and no job of ours was found; not "
+            "retried, so nothing is paid twice; run again to retry"
+        )
 
     def scrub(self, text: str) -> str:
         return redact(text, (self.api_key,))
@@ -318,8 +352,9 @@ class RemoteBackend:
         try:
             data = response.json()
         except ValueError:
-            raise BackendError(f"the server sent something that is not JSON "
-                               f"(HTTP {response.status_code})") from None
+            raise BackendError(
+                f"the server sent something that is not JSON (HTTP {response.status_code})"
+            ) from None
         if not isinstance(data, dict):
             raise BackendError("the server sent JSON of an unexpected shape")
         return data
@@ -348,11 +383,15 @@ class RemoteBackend:
         kind: Kind = "other"
         if status in table.auth and self.is_own_origin(str(response.request.url)):
             kind = "auth"  # another host's 401 says nothing about our key (it never got it)
-        elif code.lower() in table.blocked or any(w in message.lower()
-                                                  for w in table.blocked_words):
+        elif code.lower() in table.blocked or any(
+            w in message.lower() for w in table.blocked_words
+        ):
             kind = "blocked"
-        elif status in (408, 409, 429) or status >= 500 or \
-                response.headers.get("x-fal-retryable") == "true":
+        elif (
+            status in (408, 409, 429)
+            or status >= 500
+            or response.headers.get("x-fal-retryable") == "true"
+        ):
             kind = "retryable"
         return kind, code, message
 
@@ -362,7 +401,8 @@ class RemoteBackend:
         if kind == "auth":
             self.key_refused = self.key_refused or KeyRefused(
                 f"{self.name}: the server rejected the API key in ${self.key_env_name} (HTTP "
-                f"{status}): {message}; check the key; nothing more was sent this run")
+                f"{status}): {message}; check the key; nothing more was sent this run"
+            )
             return self.key_refused
         if kind == "blocked":
             return JobFailed(message, code or "blocked", blocked=True)
@@ -378,8 +418,7 @@ class RemoteBackend:
         started = time.monotonic()
         timeout = httpx.Timeout(min(limits.read, budget), connect=min(limits.connect, budget))
         try:
-            with self.client.stream("GET", url, params=params or None,
-                                    timeout=timeout) as response:
+            with self.client.stream("GET", url, params=params or None, timeout=timeout) as response:
                 if response.status_code >= 300:
                     response.read()
                     raise self._download_refused(response, url)
@@ -393,16 +432,14 @@ class RemoteBackend:
     def _download_refused(self, response: httpx.Response, url: str) -> StoryboardError:
         if self.is_own_origin(url):
             return self.refusal(response)
-        return BackendError(f"download: HTTP {response.status_code} from "
-                            f"{urlsplit(url).hostname}")
+        return BackendError(f"download: HTTP {response.status_code} from {urlsplit(url).hostname}")
 
 
 def _check_pace(done: int, elapsed: float, budget: float, limits: Limits) -> None:
     if elapsed > budget:
         raise BackendError(f"download took longer than {budget:.0f} s; abandoned")
     if elapsed > limits.grace and done / elapsed < limits.min_rate:
-        raise BackendError(f"download slower than {limits.min_rate / 1024:.0f} KiB/s; "
-                           "abandoned")
+        raise BackendError(f"download slower than {limits.min_rate / 1024:.0f} KiB/s; abandoned")
 
 
 def _data_uri(url: str) -> bytes:

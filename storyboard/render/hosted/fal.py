@@ -37,8 +37,9 @@ from storyboard.render.wants import end_frame, seed, wants_audio
 __all__ = ["FalBackend"]
 
 DEFAULT_MODEL = "fal-ai/veo3.1/image-to-video"
-BLOCKED_TYPES = frozenset({"content_policy_violation", "nsfw_content_detected",
-                           "content_moderation"})
+BLOCKED_TYPES = frozenset(
+    {"content_policy_violation", "nsfw_content_detected", "content_moderation"}
+)
 _STATUS = {"IN_QUEUE": "queued", "IN_PROGRESS": "running", "COMPLETED": "succeeded"}
 _LONG_SIDE = 1280  # the reference travels as a data URI: the output's shape, no bigger
 _QUEUE_URLS = ("status_url", "response_url", "cancel_url")
@@ -68,8 +69,10 @@ class FalBackend(RemoteBackend):
     def check_settings(cls, render: RenderSettings) -> None:
         preset = _preset(render.model, render.preset)
         if not preset.get("image_field") and not preset.get("duration_field"):
-            raise ConfigError(f"fal model '{render.model}' has no preset: describe its "
-                              "input with render.preset (image_field, duration_field, ...)")
+            raise ConfigError(
+                f"fal model '{render.model}' has no preset: describe its "
+                "input with render.preset (image_field, duration_field, ...)"
+            )
 
     @classmethod
     def capabilities(cls, model: str | None = None) -> Capabilities:
@@ -78,13 +81,16 @@ class FalBackend(RemoteBackend):
         ratios = preset.get("aspect_ratios")
         return Capabilities(
             durations=tuple(float(d) for d in durations) if durations else None,
-            aspect_ratios=tuple(ratios) if ratios else None, first_frame=True,
+            aspect_ratios=tuple(ratios) if ratios else None,
+            first_frame=True,
             last_frame=bool(preset.get("end_image_field") or preset.get("last_frame_model")),
             reference_images=int(preset.get("reference_images") or 0),
-            audio=bool(preset.get("audio")), seed=bool(preset.get("seed_field")),
+            audio=bool(preset.get("audio")),
+            seed=bool(preset.get("seed_field")),
             price_per_second=preset.get("price_per_second"),
             audio_price_per_second=preset.get("audio_price_per_second"),
-            wait=float(preset.get("wait", 300)))
+            wait=float(preset.get("wait", 300)),
+        )
 
     @classmethod
     def models(cls) -> tuple[str, ...]:
@@ -93,8 +99,11 @@ class FalBackend(RemoteBackend):
     @classmethod
     def describe(cls, model: str) -> dict[str, Any]:
         preset = _preset(model)
-        return {"label": preset.get("label"), "resolutions": preset.get("resolutions"),
-                "unverified": (preset.get("source") or {}).get("unverified")}
+        return {
+            "label": preset.get("label"),
+            "resolutions": preset.get("resolutions"),
+            "unverified": (preset.get("source") or {}).get("unverified"),
+        }
 
     @classmethod
     def price_per_second(cls, model: str | None, size: str, audio: bool = False) -> float | None:
@@ -120,13 +129,15 @@ class FalBackend(RemoteBackend):
         if last is not None and job.shot.reference is not None and preset.get("end_image_field"):
             fields[preset["end_image_field"]] = png_file(last, job.shot.fit, *size, "data_uri")
         if preset.get("duration_field"):
-            fields[preset["duration_field"]] = _duration(job.render_seconds,
-                                                         preset.get("duration_format", "int"))
+            fields[preset["duration_field"]] = _duration(
+                job.render_seconds, preset.get("duration_format", "int")
+            )
         if preset.get("aspect_ratio_field"):
             fields[preset["aspect_ratio_field"]] = aspect_ratio(out.width, out.height)
         if preset.get("resolution_field") and preset.get("resolutions"):
-            fields[preset["resolution_field"]] = resolution_tier(min(out.width, out.height),
-                                                                 preset["resolutions"])
+            fields[preset["resolution_field"]] = resolution_tier(
+                min(out.width, out.height), preset["resolutions"]
+            )
         if preset.get("audio") and preset.get("audio_field"):
             fields[preset["audio_field"]] = wants_audio(job.shot)
         chosen = seed(job)
@@ -138,16 +149,22 @@ class FalBackend(RemoteBackend):
     def handle(self, job: RenderJob, answer: dict[str, Any]) -> Handle:
         urls = {k: self.remote_id(answer[k]) for k in _QUEUE_URLS if k in answer}
         if "request_id" not in answer or "status_url" not in urls or "response_url" not in urls:
-            raise BackendError("fal's answer to submit lacks request_id, status_url or "
-                               "response_url")
-        return Handle(self.name, self.base_url, _routed(job)[0],
-                      self.remote_id(answer["request_id"]), job.render_key, urls)
+            raise BackendError(
+                "fal's answer to submit lacks request_id, status_url or response_url"
+            )
+        return Handle(
+            self.name,
+            self.base_url,
+            _routed(job)[0],
+            self.remote_id(answer["request_id"]),
+            job.render_key,
+            urls,
+        )
 
     def status_url(self, handle: Handle) -> str:
         return str(handle.extra["status_url"])
 
-    def state(self, handle: Handle, answer: dict[str, Any],
-              response: httpx.Response) -> JobState:
+    def state(self, handle: Handle, answer: dict[str, Any], response: httpx.Response) -> JobState:
         status = _STATUS.get(str(answer.get("status", "")), "running")
         if status != "succeeded":
             return JobState(status)
@@ -158,9 +175,11 @@ class FalBackend(RemoteBackend):
         kind, code, message = self.classify(result)
         if kind == "auth":
             raise self.refusal(result)
-        return JobState("blocked" if kind == "blocked" else "failed",
-                        error_code=code or str(result.status_code),
-                        error_message=message or f"HTTP {result.status_code}")
+        return JobState(
+            "blocked" if kind == "blocked" else "failed",
+            error_code=code or str(result.status_code),
+            error_message=message or f"HTTP {result.status_code}",
+        )
 
     def video(self, handle: Handle) -> Video:
         result = self.check(self.get(str(handle.extra["response_url"])))

@@ -34,9 +34,16 @@ __all__ = ["GeminiBackend", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "gemini-omni-1.1-flash"  # chosen 2026-11-21; ids change often: render.model
 PRICE_PER_SECOND = 0.10  # third-party figure at 720p
-_STATUS = {"queued": "queued", "in_progress": "running", "requires_action": "failed",
-           "completed": "succeeded", "failed": "failed", "cancelled": "canceled",
-           "incomplete": "failed", "budget_exceeded": "failed"}
+_STATUS = {
+    "queued": "queued",
+    "in_progress": "running",
+    "requires_action": "failed",
+    "completed": "succeeded",
+    "failed": "failed",
+    "cancelled": "canceled",
+    "incomplete": "failed",
+    "budget_exceeded": "failed",
+}
 _TIERS = ("360p", "720p", "1080p", "4k")
 
 
@@ -58,14 +65,21 @@ class GeminiBackend(RemoteBackend):
 
     @classmethod
     def capabilities(cls, model: str | None = None) -> Capabilities:
-        return Capabilities(durations=_durations(model or DEFAULT_MODEL),
-                            aspect_ratios=("16:9", "9:16"), first_frame=True, remix=True,
-                            extend=True, audio=True, price_per_second=PRICE_PER_SECOND,
-                            wait=120.0)
+        return Capabilities(
+            durations=_durations(model or DEFAULT_MODEL),
+            aspect_ratios=("16:9", "9:16"),
+            first_frame=True,
+            remix=True,
+            extend=True,
+            audio=True,
+            price_per_second=PRICE_PER_SECOND,
+            wait=120.0,
+        )
 
     @classmethod
-    def price_per_second(cls, model: str | None, size: str,
-                         audio: bool = False) -> float | None:  # sound costs nothing more
+    def price_per_second(
+        cls, model: str | None, size: str, audio: bool = False
+    ) -> float | None:  # sound costs nothing more
         return PRICE_PER_SECOND
 
     @classmethod
@@ -79,14 +93,19 @@ class GeminiBackend(RemoteBackend):
             body["previous_interaction_id"] = job.source_remote_id or ""
         elif job.shot.reference is not None:
             task = "image_to_video"
-            blocks.append({"type": "image", "data": png(job, out.width, out.height),
-                           "mime_type": "image/png"})
+            blocks.append(
+                {"type": "image", "data": png(job, out.width, out.height), "mime_type": "image/png"}
+            )
         blocks.append({"type": "text", "text": job.prompt.text})
         body.update(
             input=blocks,
-            response_format={"type": "video", "aspect_ratio": aspect_ratio(out.width, out.height),
-                             "resolution": resolution_tier(min(out.width, out.height), _TIERS),
-                             "duration": f"{round(job.render_seconds)}s", "delivery": "uri"},
+            response_format={
+                "type": "video",
+                "aspect_ratio": aspect_ratio(out.width, out.height),
+                "resolution": resolution_tier(min(out.width, out.height), _TIERS),
+                "duration": f"{round(job.render_seconds)}s",
+                "delivery": "uri",
+            },
             generation_config={"video_config": {"task": task}},
         )
         body.update(job.render.extra or {})
@@ -95,8 +114,13 @@ class GeminiBackend(RemoteBackend):
     def handle(self, job: RenderJob, answer: dict[str, Any]) -> Handle:
         if not answer.get("id"):
             raise BackendError("the Gemini API's answer to create names no interaction id")
-        return Handle(self.name, self.base_url, job.model or DEFAULT_MODEL,
-                      self.remote_id(answer["id"]), job.render_key)
+        return Handle(
+            self.name,
+            self.base_url,
+            job.model or DEFAULT_MODEL,
+            self.remote_id(answer["id"]),
+            job.render_key,
+        )
 
     def status_url(self, handle: Handle) -> str:
         return f"{self.base_url}/interactions/{handle.job_id}"
@@ -106,11 +130,11 @@ class GeminiBackend(RemoteBackend):
         if response.status_code not in (400, 404):
             return False
         status, message = self.error_fields(response)
-        return response.status_code == 404 or status == "NOT_FOUND" or \
-            "not found" in message.lower()
+        return (
+            response.status_code == 404 or status == "NOT_FOUND" or "not found" in message.lower()
+        )
 
-    def state(self, handle: Handle, answer: dict[str, Any],
-              response: httpx.Response) -> JobState:
+    def state(self, handle: Handle, answer: dict[str, Any], response: httpx.Response) -> JobState:
         raw = str(answer.get("status", ""))
         status = _STATUS.get(raw, "running")
         if status == "succeeded" and _video(answer) is None:
@@ -118,8 +142,9 @@ class GeminiBackend(RemoteBackend):
             return JobState("blocked", error_code="no_video", error_message=reason)
         error = answer.get("error") or {}
         message = self.scrub(str(error.get("message") or "")) if isinstance(error, dict) else ""
-        return JobState(status, error_code=self.scrub(raw) if status == "failed" else "",
-                        error_message=message)
+        return JobState(
+            status, error_code=self.scrub(raw) if status == "failed" else "", error_message=message
+        )
 
     def video(self, handle: Handle) -> Video:
         found = _video(self.json(self.check(self.get(self.status_url(handle)))))
@@ -139,19 +164,26 @@ class GeminiBackend(RemoteBackend):
         except (ValueError, KeyError, TypeError, AttributeError):
             details = []
         safety = "safety" in status.lower() or any(
-            isinstance(d, dict) and d.get("reason") == "SAFETY" for d in details)
+            isinstance(d, dict) and d.get("reason") == "SAFETY" for d in details
+        )
         return ("SAFETY" if safety else status), message
 
 
 def _outputs(data: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for step in data.get("steps") or [] if isinstance(step, dict)
-            and step.get("type") == "model_output"
-            for c in step.get("content") or [] if isinstance(c, dict)]
+    return [
+        c
+        for step in data.get("steps") or []
+        if isinstance(step, dict) and step.get("type") == "model_output"
+        for c in step.get("content") or []
+        if isinstance(c, dict)
+    ]
 
 
 def _video(data: dict[str, Any]) -> dict[str, Any] | None:
-    return next((c for c in _outputs(data) if c.get("type") == "video"
-                 and (c.get("uri") or c.get("data"))), None)
+    return next(
+        (c for c in _outputs(data) if c.get("type") == "video" and (c.get("uri") or c.get("data"))),
+        None,
+    )
 
 
 def _text(data: dict[str, Any]) -> str:

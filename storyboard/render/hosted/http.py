@@ -94,12 +94,13 @@ def retry_after(headers: httpx.Headers) -> float | None:
     return None
 
 
-def retry_delay(attempt: int, headers: httpx.Headers | None,
-                rand: Callable[[], float] = random.random) -> float:
+def retry_delay(
+    attempt: int, headers: httpx.Headers | None, rand: Callable[[], float] = random.random
+) -> float:
     asked = retry_after(headers) if headers is not None else None
     if asked is not None and math.isfinite(asked) and 0 < asked <= MAX_RETRY_AFTER:
         return asked
-    return min(0.5 * 2.0 ** attempt, 8.0) * (1 - 0.25 * rand())
+    return min(0.5 * 2.0**attempt, 8.0) * (1 - 0.25 * rand())
 
 
 @dataclass
@@ -139,8 +140,9 @@ class Caller:
     rand: Callable[[], float] = random.random
     limits: Limits = field(default_factory=Limits)
 
-    def request(self, method: str, url: str, *, creates: bool = False,
-                **kwargs: Any) -> httpx.Response:
+    def request(
+        self, method: str, url: str, *, creates: bool = False, **kwargs: Any
+    ) -> httpx.Response:
         """Send, retrying what is safe to retry; returns the last response (any status)."""
         attempt = 0
         while True:
@@ -159,8 +161,9 @@ class Caller:
                 if attempt >= self.max_retries or not self._should_retry(response, creates):
                     return response
                 delay = retry_delay(attempt, response.headers, self.rand)
-                log.info("retrying %s %s after %s in %.2f s", method, url,
-                         response.status_code, delay)
+                log.info(
+                    "retrying %s %s after %s in %.2f s", method, url, response.status_code, delay
+                )
                 left = time_left()
                 if left is not None and left <= delay:
                     return response  # no time for another try: the caller sees this answer
@@ -186,19 +189,30 @@ class Caller:
                 if until is not None and time.monotonic() > until:
                     raise httpx.ReadTimeout("the answer was still arriving at the deadline")
                 if len(body) > limits.answer_bytes:
-                    raise BackendError(f"the answer to {method} is larger than "
-                                       f"{limits.answer_bytes >> 20} MiB; refused")
-        return httpx.Response(response.status_code, headers=response.headers,
-                              content=bytes(body), request=response.request)
+                    raise BackendError(
+                        f"the answer to {method} is larger than "
+                        f"{limits.answer_bytes >> 20} MiB; refused"
+                    )
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=bytes(body),
+            request=response.request,
+        )
 
     def _pause(self, seconds: float) -> None:
         self.pace.sleep(_bounded(seconds))
 
     def _broke(self, method: str, url: str, exc: Exception, creates: bool) -> Exception:
         if isinstance(exc, httpx.TimeoutException) and _past_deadline():
-            what = ("the create got no answer before the job's deadline; the job may exist: "
-                    "run again to look for it (it is not created twice)") if creates else \
-                f"no answer to {method} {url} before the job's deadline"
+            what = (
+                (
+                    "the create got no answer before the job's deadline; the job may exist: "
+                    "run again to look for it (it is not created twice)"
+                )
+                if creates
+                else f"no answer to {method} {url} before the job's deadline"
+            )
             return JobTimeout(self._scrub(what))
         return BackendError(self._scrub(f"{method} {url} failed: {exc}"))
 

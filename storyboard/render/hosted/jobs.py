@@ -43,26 +43,40 @@ __all__ = ["render_hosted", "load_handle", "DOWNLOAD_ATTEMPTS"]
 DOWNLOAD_ATTEMPTS = 3
 
 
-def render_hosted(backend: Any, job: RenderJob, path: Path, out_dir: Path,
-                  emit: Callable[[str, str, dict[str, Any]], None],
-                  slots: threading.Semaphore | None = None,
-                  clock: Callable[[], float] = time.monotonic,
-                  sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+def render_hosted(
+    backend: Any,
+    job: RenderJob,
+    path: Path,
+    out_dir: Path,
+    emit: Callable[[str, str, dict[str, Any]], None],
+    slots: threading.Semaphore | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
     """One shot, start to finish; ``slots`` bounds the jobs under way on the server."""
     slots = slots or threading.Semaphore(1)
     with slots:
         handle, state = _run_job(backend, job, out_dir, emit, clock, sleep)
     if state.status != "succeeded":
-        raise JobFailed(_failure_text(state, handle), state.error_code or state.status,
-                        blocked=state.status == "blocked", remote_id=handle.job_id)
+        raise JobFailed(
+            _failure_text(state, handle),
+            state.error_code or state.status,
+            blocked=state.status == "blocked",
+            remote_id=handle.job_id,
+        )
     _fetch(backend, handle, job, path)
     _drop_handle(out_dir / "jobs", _handle_name(job))
     return {"remote_video_id": handle.job_id}
 
 
-def _run_job(backend: Any, job: RenderJob, out_dir: Path,
-             emit: Callable[[str, str, dict[str, Any]], None], clock: Callable[[], float],
-             sleep: Callable[[float], None]) -> tuple[Handle, JobState]:
+def _run_job(
+    backend: Any,
+    job: RenderJob,
+    out_dir: Path,
+    emit: Callable[[str, str, dict[str, Any]], None],
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> tuple[Handle, JobState]:
     """Create (or resume) the job and wait until it ends on the server, all within the job's
     deadline (``poll.timeout``): a create or poll that never answers is cut off there."""
     shot_id = job.shot.id
@@ -78,8 +92,14 @@ def _run_job(backend: Any, job: RenderJob, out_dir: Path,
     recreated = False
     while True:
         if handle is None:
-            pending = Handle(backend.name, backend.base_url, job.model, "", job.render_key,
-                             {"pending_since": time.time()})
+            pending = Handle(
+                backend.name,
+                backend.base_url,
+                job.model,
+                "",
+                job.render_key,
+                {"pending_since": time.time()},
+            )
             _save_handle(jobs_dir, _handle_name(job), pending)  # before the create is sent
             with within(deadline):
                 handle = backend.submit(job)
@@ -87,8 +107,14 @@ def _run_job(backend: Any, job: RenderJob, out_dir: Path,
             emit("submitted", shot_id, {"job": handle.job_id})
         state = _wait(backend, handle, job, deadline, clock, sleep, emit)
         if state.status in ("gone", "expired") and not recreated:
-            emit("warning", shot_id, {"message": f"job {handle.job_id} {state.status} on the "
-                                                 "server; creating it again, once"})
+            emit(
+                "warning",
+                shot_id,
+                {
+                    "message": f"job {handle.job_id} {state.status} on the "
+                    "server; creating it again, once"
+                },
+            )
             _drop_handle(jobs_dir, _handle_name(job))
             handle, recreated = None, True
             deadline = clock() + job.render.job_timeout
@@ -102,16 +128,24 @@ def _run_job(backend: Any, job: RenderJob, out_dir: Path,
 def _failure_text(state: JobState, handle: Handle) -> str:
     if state.status == "blocked":
         reason = state.error_message or "no reason given"
-        return (f"blocked by the provider's content policy: {reason}; change the prompt "
-                "(the same prompt would be blocked again)")
+        return (
+            f"blocked by the provider's content policy: {reason}; change the prompt "
+            "(the same prompt would be blocked again)"
+        )
     detail = f": {state.error_message}" if state.error_message else ""
     code = f" ({state.error_code})" if state.error_code else ""
     return f"job {handle.job_id} ended {state.status}{code}{detail}"
 
 
-def _wait(backend: Any, handle: Handle, job: RenderJob, deadline: float,
-          clock: Callable[[], float], sleep: Callable[[float], None],
-          emit: Callable[[str, str, dict[str, Any]], None]) -> JobState:
+def _wait(
+    backend: Any,
+    handle: Handle,
+    job: RenderJob,
+    deadline: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    emit: Callable[[str, str, dict[str, Any]], None],
+) -> JobState:
     render = job.render
     interval = render.poll_interval
     while True:
@@ -127,9 +161,11 @@ def _wait(backend: Any, handle: Handle, job: RenderJob, deadline: float,
         if state.done:
             return state
         if clock() >= deadline:
-            raise JobTimeout(f"job {handle.job_id} did not finish within "
-                             f"{render.job_timeout:g} s; run again to keep waiting for it "
-                             "(it is not created again)")
+            raise JobTimeout(
+                f"job {handle.job_id} did not finish within "
+                f"{render.job_timeout:g} s; run again to keep waiting for it "
+                "(it is not created again)"
+            )
         wait = state.poll_after if state.poll_after is not None else interval
         sleep(max(0.0, min(wait, deadline - clock())))
         interval = min(interval * 1.5, render.poll_max_interval)
@@ -147,9 +183,11 @@ def _fetch(backend: Any, handle: Handle, job: RenderJob, path: Path) -> None:
                 break
             except (BackendError, JobTimeout, MediaError) as exc:
                 if attempt + 1 == DOWNLOAD_ATTEMPTS:
-                    raise RenderError(f"download of job {handle.job_id} failed "
-                                      f"{DOWNLOAD_ATTEMPTS} times: {exc}; run again to retry "
-                                      "the download (the video is not generated again)") from None
+                    raise RenderError(
+                        f"download of job {handle.job_id} failed "
+                        f"{DOWNLOAD_ATTEMPTS} times: {exc}; run again to retry "
+                        "the download (the video is not generated again)"
+                    ) from None
         offset = _source_part(info, job)
         exact = abs(info.duration - job.render_seconds) <= 1 / job.output.fps
         if exact and _encoded_like_ours(download, info, job):  # a server running our renderer
@@ -182,36 +220,68 @@ def normalise(source: Path, dest: Path, info: Any, job: RenderJob, offset: float
     audio_in = [] if info.has_audio else ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono"]
     audio_map = "0:a:0" if info.has_audio else "1:a:0"
     result = subprocess.run(
-        [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
-         *(["-ss", f"{offset:.6f}"] if offset else []), "-i", str(source),
-         *audio_in, "-map", "0:v:0", "-map", audio_map,
-         "-vf", f"{untagged_colour(info.colour, info.width, info.height)}"
-                f"scale={out.width}:{out.height}:force_original_aspect_ratio=increase,"
-                f"crop={out.width}:{out.height},fps={out.fps:g},tpad=stop=-1:stop_mode=clone,"
-                f"{colour_filter()}",
-         "-af", "apad", "-t", f"{job.render_seconds:.6f}", *video_args(out.fps), *AUDIO_ARGS,
-         *MOVFLAGS, "-f", "mp4", str(dest)],
-        capture_output=True, text=True)
+        [
+            ffmpeg_exe(),
+            "-y",
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            *(["-ss", f"{offset:.6f}"] if offset else []),
+            "-i",
+            str(source),
+            *audio_in,
+            "-map",
+            "0:v:0",
+            "-map",
+            audio_map,
+            "-vf",
+            f"{untagged_colour(info.colour, info.width, info.height)}"
+            f"scale={out.width}:{out.height}:force_original_aspect_ratio=increase,"
+            f"crop={out.width}:{out.height},fps={out.fps:g},tpad=stop=-1:stop_mode=clone,"
+            f"{colour_filter()}",
+            "-af",
+            "apad",
+            "-t",
+            f"{job.render_seconds:.6f}",
+            *video_args(out.fps),
+            *AUDIO_ARGS,
+            *MOVFLAGS,
+            "-f",
+            "mp4",
+            str(dest),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise MediaError(f"cannot normalise the downloaded video: {result.stderr.strip()[-300:]}")
 
 
 def _encoded_like_ours(path: Path, info: Any, job: RenderJob) -> bool:
     out = job.output
-    if (info.video_codec, info.pix_fmt, info.width, info.height) != (
-            "h264", "yuv420p", out.width, out.height) or abs(info.fps - out.fps) > 1e-3 \
-            or not info.has_audio or info.colour != BT709:  # one set of tags in the edit
+    if (
+        (info.video_codec, info.pix_fmt, info.width, info.height)
+        != ("h264", "yuv420p", out.width, out.height)
+        or abs(info.fps - out.fps) > 1e-3
+        or not info.has_audio
+        or info.colour != BT709
+    ):  # one set of tags in the edit
         return False
     # x264 writes its settings into the stream: the stitch needs these three to copy it
     with path.open("rb") as f:
         head = f.read(1 << 20)
-    settings = re.search(rb"x264 - core .*? - H\.264/MPEG-4 AVC codec .*? options: ([^\x00]*)",
-                         head)
+    settings = re.search(
+        rb"x264 - core .*? - H\.264/MPEG-4 AVC codec .*? options: ([^\x00]*)", head
+    )
     if settings is None:
         return False
     options = dict(o.split(b"=", 1) for o in settings[1].split() if b"=" in o)
-    return (options.get(b"bframes") == b"0" and options.get(b"scenecut") == b"0"
-            and options.get(b"keyint") == str(keyframe_interval(out.fps)).encode())
+    return (
+        options.get(b"bframes") == b"0"
+        and options.get(b"scenecut") == b"0"
+        and options.get(b"keyint") == str(keyframe_interval(out.fps)).encode()
+    )
 
 
 def _handle_name(job: RenderJob) -> str:

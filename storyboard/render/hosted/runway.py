@@ -37,8 +37,14 @@ __all__ = ["RunwayBackend", "DEFAULT_MODEL"]
 DEFAULT_MODEL = "gen4.5"
 PROMPT_LIMIT = 1000  # promptText, in UTF-16 code units
 _LONG_SIDE = 1280  # images travel as data URIs (5 MB at most): the output's shape, no bigger
-_STATUS = {"PENDING": "queued", "THROTTLED": "queued", "RUNNING": "running",
-           "SUCCEEDED": "succeeded", "FAILED": "failed", "CANCELLED": "canceled"}
+_STATUS = {
+    "PENDING": "queued",
+    "THROTTLED": "queued",
+    "RUNNING": "running",
+    "SUCCEEDED": "succeeded",
+    "FAILED": "failed",
+    "CANCELLED": "canceled",
+}
 
 
 @cache
@@ -65,8 +71,9 @@ class RunwayBackend(RemoteBackend):
         api_version = config.env.get("RUNWAYML_API_VERSION") or _table()["_api"]["version"]
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", api_version):
             backend.close()
-            raise ConfigError(f"$RUNWAYML_API_VERSION must be a date such as 2024-11-06, not "
-                              f"{api_version!r}")
+            raise ConfigError(
+                f"$RUNWAYML_API_VERSION must be a date such as 2024-11-06, not {api_version!r}"
+            )
         backend.client.headers["X-Runway-Version"] = api_version
         return backend
 
@@ -77,10 +84,15 @@ class RunwayBackend(RemoteBackend):
             return Capabilities(first_frame=True, wait=120.0)
         return Capabilities(
             durations=tuple(float(d) for d in info["durations"]),
-            aspect_ratios=tuple(info["ratios"]), first_frame=True,
-            last_frame=bool(info["last_frame"]), audio=bool(info["audio"]),
-            seed=bool(info["seed"]), price_per_second=info["price_per_second"],
-            audio_price_per_second=info["audio_price_per_second"], wait=float(info["wait"]))
+            aspect_ratios=tuple(info["ratios"]),
+            first_frame=True,
+            last_frame=bool(info["last_frame"]),
+            audio=bool(info["audio"]),
+            seed=bool(info["seed"]),
+            price_per_second=info["price_per_second"],
+            audio_price_per_second=info["audio_price_per_second"],
+            wait=float(info["wait"]),
+        )
 
     @classmethod
     def models(cls) -> tuple[str, ...]:
@@ -89,8 +101,10 @@ class RunwayBackend(RemoteBackend):
     @classmethod
     def describe(cls, model: str) -> dict[str, Any]:
         info = _models().get(model, {})
-        return {"label": info.get("label"),
-                "unverified": (info.get("source") or {}).get("unverified")}
+        return {
+            "label": info.get("label"),
+            "unverified": (info.get("source") or {}).get("unverified"),
+        }
 
     @classmethod
     def price_per_second(cls, model: str | None, size: str, audio: bool = False) -> float | None:
@@ -105,11 +119,16 @@ class RunwayBackend(RemoteBackend):
         info = _models().get(model, {})
         text = job.prompt.text
         if len(text.encode("utf-16-le")) // 2 > PROMPT_LIMIT:
-            raise RenderError(f"the prompt is {len(text)} characters; Runway takes at most "
-                              f"{PROMPT_LIMIT}: shorten the shot's text or use shorter "
-                              "templates (--templates)")
-        body: dict[str, Any] = {"model": model, "promptText": text,
-                                "duration": round(job.render_seconds)}
+            raise RenderError(
+                f"the prompt is {len(text)} characters; Runway takes at most "
+                f"{PROMPT_LIMIT}: shorten the shot's text or use shorter "
+                "templates (--templates)"
+            )
+        body: dict[str, Any] = {
+            "model": model,
+            "promptText": text,
+            "duration": round(job.render_seconds),
+        }
         if job.shot.reference is not None:
             path = "/v1/image_to_video"
             body["ratio"] = _ratio(job.output, info.get("ratios"))
@@ -118,8 +137,10 @@ class RunwayBackend(RemoteBackend):
             path = "/v1/text_to_video"
             body["ratio"] = _ratio(job.output, info.get("text_ratios"), strict=model)
         else:
-            raise RenderError(f"Runway's {model} animates an image: give the shot a "
-                              "reference, or choose gen4.5 or veo3.1 for text-only shots")
+            raise RenderError(
+                f"Runway's {model} animates an image: give the shot a "
+                "reference, or choose gen4.5 or veo3.1 for text-only shots"
+            )
         chosen = seed(job)
         if chosen is not None and info.get("seed", True):
             body["seed"] = chosen
@@ -131,22 +152,30 @@ class RunwayBackend(RemoteBackend):
     def handle(self, job: RenderJob, answer: dict[str, Any]) -> Handle:
         if not answer.get("id"):
             raise BackendError("Runway's answer to create names no task id")
-        return Handle(self.name, self.base_url, job.model or DEFAULT_MODEL,
-                      self.remote_id(answer["id"]), job.render_key)
+        return Handle(
+            self.name,
+            self.base_url,
+            job.model or DEFAULT_MODEL,
+            self.remote_id(answer["id"]),
+            job.render_key,
+        )
 
     def status_url(self, handle: Handle) -> str:
         return f"{self.base_url}/v1/tasks/{handle.job_id}"
 
-    def state(self, handle: Handle, answer: dict[str, Any],
-              response: httpx.Response) -> JobState:
+    def state(self, handle: Handle, answer: dict[str, Any], response: httpx.Response) -> JobState:
         status = _STATUS.get(str(answer.get("status", "")).upper(), "running")
         code = self.scrub(str(answer.get("failureCode") or ""))
         if status == "failed" and code.upper().startswith("SAFETY"):
             status = "blocked"
         progress = answer.get("progress")
         fraction = float(progress) if isinstance(progress, int | float) else None
-        return JobState(status, None if fraction is None else min(fraction, 1.0) * 100, code,
-                        self.scrub(str(answer.get("failure") or "")))
+        return JobState(
+            status,
+            None if fraction is None else min(fraction, 1.0) * 100,
+            code,
+            self.scrub(str(answer.get("failure") or "")),
+        )
 
     def video(self, handle: Handle) -> Video:
         """The task's output, asked for afresh: its signed URLs expire."""
@@ -181,8 +210,10 @@ def _frames(job: RenderJob, takes_last: bool) -> Any:
     last = end_frame(job)
     if last is None or not takes_last:
         return first
-    return [{"uri": first, "position": "first"},
-            {"uri": png_file(last, job.shot.fit, *size, "data_uri"), "position": "last"}]
+    return [
+        {"uri": first, "position": "first"},
+        {"uri": png_file(last, job.shot.fit, *size, "data_uri"), "position": "last"},
+    ]
 
 
 def _ratio(out: Output, ratios: list[str] | None, strict: str = "") -> str:
@@ -191,12 +222,16 @@ def _ratio(out: Output, ratios: list[str] | None, strict: str = "") -> str:
     if not ratios:
         return f"{out.width}:{out.height}"
     pairs = [tuple(int(n) for n in r.split(":")) for r in ratios]
-    same = sorted((p for p in pairs if abs(p[0] / p[1] - out.width / out.height) < 0.01),
-                  key=lambda p: p[0] * p[1])
+    same = sorted(
+        (p for p in pairs if abs(p[0] / p[1] - out.width / out.height) < 0.01),
+        key=lambda p: p[0] * p[1],
+    )
     if not same:
         if strict:
-            raise RenderError(f"Runway's {strict} renders shots without a reference only at "
-                              f"{' or '.join(ratios)}; give the shot a reference image")
+            raise RenderError(
+                f"Runway's {strict} renders shots without a reference only at "
+                f"{' or '.join(ratios)}; give the shot a reference image"
+            )
         return f"{out.width}:{out.height}"
     chosen = next((p for p in same if p[0] >= out.width and p[1] >= out.height), same[-1])
     return f"{chosen[0]}:{chosen[1]}"

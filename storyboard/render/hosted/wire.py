@@ -43,8 +43,12 @@ class Call:
     def wire(self) -> dict[str, Any]:
         """Keyword arguments for httpx: blobs encoded the way the API takes them."""
         if self.form is not None:
-            files = [(name, (value.filename, value.data, value.mime)) if isinstance(value, Blob)
-                     else (name, (None, value)) for name, value in self.form.items()]
+            files = [
+                (name, (value.filename, value.data, value.mime))
+                if isinstance(value, Blob)
+                else (name, (None, value))
+                for name, value in self.form.items()
+            ]
             return {"files": files}
         return {} if self.json is None else {"json": encoded(self.json)}
 

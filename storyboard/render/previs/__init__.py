@@ -46,17 +46,20 @@ class PrevisBackend:
         for name in ("reference", "end_frame"):
             fields[name] = _sha(getattr(shot, name))
         fields["audio"]["file"] = _sha(shot.audio.file)
-        return {"shot": fields, "prompt": job.prompt.text, "overlays": job.overlays,
-                "seconds": job.render_seconds,
-                # a number written on the board is drawn; the default one (its position) is not
-                "number": shot.number if "number" in shot.origin else None,
-                "cast": [[m.name, m.voice, _sha(m.reference)] for m in job.cast],  # voices, insets
-                # the overlays sit out a dissolve into the next shot
-                "dissolve": shot.transition.seconds if shot.transition.type == "dissolve" else 0.0}
+        return {
+            "shot": fields,
+            "prompt": job.prompt.text,
+            "overlays": job.overlays,
+            "seconds": job.render_seconds,
+            # a number written on the board is drawn; the default one (its position) is not
+            "number": shot.number if "number" in shot.origin else None,
+            "cast": [[m.name, m.voice, _sha(m.reference)] for m in job.cast],  # voices, insets
+            # the overlays sit out a dissolve into the next shot
+            "dissolve": shot.transition.seconds if shot.transition.type == "dissolve" else 0.0,
+        }
 
     @classmethod
-    def price_per_second(cls, model: str | None, size: str,
-                         audio: bool = False) -> float | None:
+    def price_per_second(cls, model: str | None, size: str, audio: bool = False) -> float | None:
         return 0.0  # offline
 
     def close(self) -> None:
@@ -64,9 +67,16 @@ class PrevisBackend:
 
     @classmethod
     def capabilities(cls, model: str | None = None) -> Capabilities:
-        return Capabilities(even_sizes=True, first_frame=True, last_frame=True,
-                            reference_images=4, remix=True, extend=True,
-                            audio=True, price_per_second=0.0)
+        return Capabilities(
+            even_sizes=True,
+            first_frame=True,
+            last_frame=True,
+            reference_images=4,
+            remix=True,
+            extend=True,
+            audio=True,
+            price_per_second=0.0,
+        )
 
     def render(self, job: RenderJob, dest: Path, progress: Progress | None = None) -> None:
         from storyboard.render.previs.frames import frame_count, frame_rgba, prepare_scene

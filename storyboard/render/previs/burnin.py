@@ -24,19 +24,58 @@ from storyboard.render.previs.overlay import label_size, text_patch
 __all__ = ["burn_edit_timecode"]
 
 
-def burn_edit_timecode(src: Path, dest: Path, width: int, height: int, fps: float,
-                       frames: int) -> None:
+def burn_edit_timecode(
+    src: Path, dest: Path, width: int, height: int, fps: float, frames: int
+) -> None:
     """Copy the edit ``src`` to ``dest`` with its timecode (HH:MM:SS:FF) burned in."""
     size = label_size(height)
     pad = max(2, size // 3)
     plane = width * height
     frame_bytes = plane * 3 // 2
-    decode = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(src),
-              "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"]
-    encode = [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
-              *raw_video_input(width, height, fps), "-i", "pipe:0", "-i", str(src),
-              "-map", "0:v", "-map", "1:a?", "-vf", colour_filter(), *video_args(fps),
-              "-c:a", "copy", "-map_metadata", "1", *MOVFLAGS, "-f", "mp4", str(dest)]
+    decode = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-i",
+        str(src),
+        "-map",
+        "0:v:0",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "pipe:1",
+    ]
+    encode = [
+        ffmpeg_exe(),
+        "-y",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        *raw_video_input(width, height, fps),
+        "-i",
+        "pipe:0",
+        "-i",
+        str(src),
+        "-map",
+        "0:v",
+        "-map",
+        "1:a?",
+        "-vf",
+        colour_filter(),
+        *video_args(fps),
+        "-c:a",
+        "copy",
+        "-map_metadata",
+        "1",
+        *MOVFLAGS,
+        "-f",
+        "mp4",
+        str(dest),
+    ]
     with tempfile.TemporaryFile() as errors:
         reader = subprocess.Popen(decode, stdout=subprocess.PIPE, stderr=errors)
         writer = subprocess.Popen(encode, stdin=subprocess.PIPE, stderr=errors)
@@ -72,13 +111,15 @@ def _paint(yuv: np.ndarray, width: int, height: int, patch, pad: int) -> None:
     alpha = rgba[..., 3] / 255.0
     luma = 16 + 219 / 255 * (rgba[..., :3] @ np.array([0.2126, 0.7152, 0.0722], np.float32))
     y_plane = yuv[: width * height].reshape(height, width)
-    region = y_plane[y0:y0 + ph, x0:x0 + pw].astype(np.float32)
-    y_plane[y0:y0 + ph, x0:x0 + pw] = (region * (1 - alpha) + luma * alpha + 0.5).astype(np.uint8)
+    region = y_plane[y0 : y0 + ph, x0 : x0 + pw].astype(np.float32)
+    y_plane[y0 : y0 + ph, x0 : x0 + pw] = (region * (1 - alpha) + luma * alpha + 0.5).astype(
+        np.uint8
+    )
     # the label is grey: pull the chroma under it toward neutral as much as it covers
     cw, ch = width // 2, height // 2
-    a2 = alpha[: ph // 2 * 2: 2, : pw // 2 * 2: 2]
+    a2 = alpha[: ph // 2 * 2 : 2, : pw // 2 * 2 : 2]
     for k in (0, 1):
         start = width * height + k * cw * ch
-        chroma = yuv[start:start + cw * ch].reshape(ch, cw)
-        sub = chroma[y0 // 2:y0 // 2 + a2.shape[0], x0 // 2:x0 // 2 + a2.shape[1]]
+        chroma = yuv[start : start + cw * ch].reshape(ch, cw)
+        sub = chroma[y0 // 2 : y0 // 2 + a2.shape[0], x0 // 2 : x0 // 2 + a2.shape[1]]
         sub[:] = (sub * (1 - a2) + 128 * a2 + 0.5).astype(np.uint8)

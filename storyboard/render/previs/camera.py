@@ -34,8 +34,7 @@ class CameraState:
         return CameraState(*(v * k for v in self._values()))
 
     def _values(self) -> tuple[float, ...]:
-        return (self.tx, self.ty, self.log_zoom, self.rot, self.gx, self.gy, self.focus,
-                self.yaw)
+        return (self.tx, self.ty, self.log_zoom, self.rot, self.gx, self.gy, self.focus, self.yaw)
 
 
 # The full move of each camera verb at the default amount (0.5); `amount` scales it linearly.
@@ -94,25 +93,40 @@ def camera_at(beats: tuple[Beat, ...], t: float, seed: int = 0) -> CameraState:
         else:
             state = state + delta.scaled(k * p)
         if beat.camera == "handheld" and t < beat.end:
-            state = state + _shake(t + 7.31 * seed, (t - beat.start) / beat.seconds,
-                                   beat.end - t, k)
+            state = state + _shake(
+                t + 7.31 * seed, (t - beat.start) / beat.seconds, beat.end - t, k
+            )
     return state
 
 
 def _shake(t: float, p: float, left: float, k: float) -> CameraState:
     # Smooth, deterministic wobble: incommensurate sines, faded in and out over 0.25 s.
     fade = min(1.0, p * 4 if p < 0.25 else 1.0, left / 0.25)
+
     def wave(f1: float, f2: float, f3: float, phase: float) -> float:
-        return (0.5 * math.sin(2 * math.pi * f1 * t + phase)
-                + 0.3 * math.sin(2 * math.pi * f2 * t + 2 * phase)
-                + 0.2 * math.sin(2 * math.pi * f3 * t + 3 * phase))
+        return (
+            0.5 * math.sin(2 * math.pi * f1 * t + phase)
+            + 0.3 * math.sin(2 * math.pi * f2 * t + 2 * phase)
+            + 0.2 * math.sin(2 * math.pi * f3 * t + 3 * phase)
+        )
+
     a = 0.012 * k * fade
-    return CameraState(tx=a * wave(0.7, 1.3, 2.9, 0.4), ty=a * wave(0.9, 1.7, 3.1, 1.9),
-                       rot=0.6 * k * fade * wave(0.5, 1.1, 2.3, 2.7))
+    return CameraState(
+        tx=a * wave(0.7, 1.3, 2.9, 0.4),
+        ty=a * wave(0.9, 1.7, 3.1, 1.9),
+        rot=0.6 * k * fade * wave(0.5, 1.1, 2.3, 2.7),
+    )
 
 
-def homography(state: CameraState, width: int, height: int, base_zoom: float,
-               src_scale: float, src_w: int, src_h: int) -> np.ndarray:
+def homography(
+    state: CameraState,
+    width: int,
+    height: int,
+    base_zoom: float,
+    src_scale: float,
+    src_w: int,
+    src_h: int,
+) -> np.ndarray:
     """3x3 matrix taking an output pixel (x, y, 1) to a source-image pixel (homogeneous).
 
     ``src_scale`` is source pixels per canvas pixel; the canvas is the frame-sized fit of the
@@ -122,20 +136,29 @@ def homography(state: CameraState, width: int, height: int, base_zoom: float,
     # The yaw: a plane turned by θ about its vertical centre line, seen from a distance of one
     # frame width, maps an output pixel x to x / cos θ / (1 - x tan θ / width).
     yaw = math.radians(max(-50.0, min(50.0, state.yaw)))
-    persp = np.array([[1 / math.cos(yaw), 0, 0], [0, 1, 0],
-                      [state.gx / width - math.tan(yaw) / width, state.gy / height, 1]],
-                     dtype=float)
+    persp = np.array(
+        [
+            [1 / math.cos(yaw), 0, 0],
+            [0, 1, 0],
+            [state.gx / width - math.tan(yaw) / width, state.gy / height, 1],
+        ],
+        dtype=float,
+    )
     s = 1.0 / (base_zoom * math.exp(state.log_zoom))
     c, n = math.cos(math.radians(state.rot)), math.sin(math.radians(state.rot))
-    view = np.array([[c * s, -n * s, state.tx * width], [n * s, c * s, state.ty * height],
-                     [0, 0, 1]], dtype=float)
-    to_src = np.array([[src_scale, 0, src_w / 2], [0, src_scale, src_h / 2], [0, 0, 1]],
-                      dtype=float)
+    view = np.array(
+        [[c * s, -n * s, state.tx * width], [n * s, c * s, state.ty * height], [0, 0, 1]],
+        dtype=float,
+    )
+    to_src = np.array(
+        [[src_scale, 0, src_w / 2], [0, src_scale, src_h / 2], [0, 0, 1]], dtype=float
+    )
     return to_src @ view @ persp @ shift
 
 
-def reach(beats: tuple[Beat, ...], seconds: float, fps: float, width: int, height: int
-          ) -> tuple[float, float]:
+def reach(
+    beats: tuple[Beat, ...], seconds: float, fps: float, width: int, height: int
+) -> tuple[float, float]:
     """How far from the canvas centre (x, y, in canvas pixels) any frame's corner reaches.
 
     The first frame shows exactly the canvas; a move that looks past it needs the canvas

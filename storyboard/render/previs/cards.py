@@ -19,8 +19,14 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from storyboard.errors import MediaError
 from storyboard.format.model import CastMember, Shot
 
-__all__ = ["CardText", "card_background", "card_text", "draw_card", "composite_over",
-           "given_number"]
+__all__ = [
+    "CardText",
+    "card_background",
+    "card_text",
+    "draw_card",
+    "composite_over",
+    "given_number",
+]
 
 _SAFE_X, _SAFE_TOP, _SAFE_BOTTOM = 0.08, 0.10, 0.22  # title-safe, minus room for the subtitles
 _INK = (240, 240, 240)
@@ -48,8 +54,15 @@ def card_text(shot: Shot, number: str = "") -> CardText:
     kind = (f.type.replace("-", " ").upper() if f.type else "") or f.text
     heading = " · ".join(t for t in (number, kind or "SHOT", f.lens) if t)
     lighting = shot.lighting.text or ", ".join(
-        v for v in (shot.lighting.time, shot.lighting.key, shot.lighting.atmosphere,
-                    shot.lighting.palette) if v)
+        v
+        for v in (
+            shot.lighting.time,
+            shot.lighting.key,
+            shot.lighting.atmosphere,
+            shot.lighting.palette,
+        )
+        if v
+    )
     action = shot.action or (f"EDIT: {shot.edit}" if shot.edit else "")
     return CardText(heading, action, lighting)
 
@@ -73,8 +86,13 @@ def card_background(seed_text: str, width: int, height: int) -> Image.Image:
     return card
 
 
-def draw_card(shot: Shot, text: CardText, cast: tuple[CastMember, ...], size: tuple[int, int],
-              canvas: tuple[int, int, int, int]) -> Image.Image:
+def draw_card(
+    shot: Shot,
+    text: CardText,
+    cast: tuple[CastMember, ...],
+    size: tuple[int, int],
+    canvas: tuple[int, int, int, int],
+) -> Image.Image:
     """The card as an RGB image of ``size``; ``canvas`` = (x, y, w, h) of the frame inside it."""
     card = card_background(shot.id, *size)
     x, y, w, h = canvas
@@ -82,8 +100,12 @@ def draw_card(shot: Shot, text: CardText, cast: tuple[CastMember, ...], size: tu
     insets = [m for m in cast if m.reference is not None]
     if insets:
         top = _draw_insets(card, insets, x + round(w * _SAFE_X), top, w, h) + round(h * 0.03)
-    box = (x + round(w * _SAFE_X), top, round(w * (1 - 2 * _SAFE_X)),
-           y + round(h * (1 - _SAFE_BOTTOM)) - top)
+    box = (
+        x + round(w * _SAFE_X),
+        top,
+        round(w * (1 - 2 * _SAFE_X)),
+        y + round(h * (1 - _SAFE_BOTTOM)) - top,
+    )
     _draw_text(card, text, box, h)
     return card
 
@@ -97,12 +119,14 @@ def composite_over(image: Image.Image, background: Image.Image) -> Image.Image:
 
 
 def has_alpha(image: Image.Image) -> bool:
-    return image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and
-                                                  "transparency" in image.info)
+    return image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    )
 
 
-def _draw_text(card: Image.Image, text: CardText, box: tuple[int, int, int, int],
-               frame_h: int) -> None:
+def _draw_text(
+    card: Image.Image, text: CardText, box: tuple[int, int, int, int], frame_h: int
+) -> None:
     bx, by, bw, bh = box
     if bw < 8 or bh < 8:
         return
@@ -118,15 +142,19 @@ def _draw_text(card: Image.Image, text: CardText, box: tuple[int, int, int, int]
     for lines, font, height, color in blocks:
         step = height / max(1, len(lines))
         for n, line in enumerate(lines):
-            draw.text((bx + bw / 2, cy + step * (n + 0.5)), line, font=font, fill=color,
-                      anchor="mm")
+            draw.text(
+                (bx + bw / 2, cy + step * (n + 0.5)), line, font=font, fill=color, anchor="mm"
+            )
         cy += height
 
 
 def _layout(text: CardText, size: int, width: int):
     """[(lines, font, height, colour)] for heading, action and lighting at body size ``size``."""
-    parts = [(text.heading, round(size * 1.15), _INK), (text.action, size, _INK),
-             (text.lighting, round(size * 0.8), _DIM)]
+    parts = [
+        (text.heading, round(size * 1.15), _INK),
+        (text.action, size, _INK),
+        (text.lighting, round(size * 0.8), _DIM),
+    ]
     blocks = []
     for words, px, color in parts:
         if not words:
@@ -161,8 +189,9 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
     return lines
 
 
-def _draw_insets(card: Image.Image, members: list[CastMember], x: int, y: int, w: int,
-                 h: int) -> int:
+def _draw_insets(
+    card: Image.Image, members: list[CastMember], x: int, y: int, w: int, h: int
+) -> int:
     """Each cast member's reference as a small labelled thumbnail; returns their bottom edge."""
     side = max(16, round(min(w, h) * 0.2))
     font = _font(max(6, side // 6))
@@ -174,8 +203,9 @@ def _draw_insets(card: Image.Image, members: list[CastMember], x: int, y: int, w
         frame.paste(thumb, (2, 2))
         card.paste(frame, (x, y))
         label_y = y + side + 4 + max(2, side // 16)
-        ImageDraw.Draw(card).text((x + (side + 4) // 2, label_y), member.name.upper(),
-                                  font=font, fill=_INK, anchor="ma")
+        ImageDraw.Draw(card).text(
+            (x + (side + 4) // 2, label_y), member.name.upper(), font=font, fill=_INK, anchor="ma"
+        )
         bottom = max(bottom, label_y + round(font.size * 1.2))
         x += side + 4 + max(4, side // 4)
     return bottom

@@ -44,7 +44,10 @@ def spoken_lines(shot: Shot, cast: Iterable[CastMember], rate: int) -> list[Spok
     for line in shot.audio.dialogue:
         voice = voice_of(line.who, members)
         samples = speak(line.line, voice, rate)
-        seconds = len(samples) / rate if samples is not None else \
-            max(1, len(line.line.split())) / WORDS_PER_SECOND
+        seconds = (
+            len(samples) / rate
+            if samples is not None
+            else max(1, len(line.line.split())) / WORDS_PER_SECOND
+        )
         lines.append(SpokenLine(line, voice, seconds, samples))
     return lines

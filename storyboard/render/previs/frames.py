@@ -77,25 +77,31 @@ def prepare_scene(job: RenderJob) -> Scene:
         # overlays, made here rather than read back from a file. It is already graded.
         source_scene = prepare_scene(replace(job, shot=job.source_shot, overlays=False))
         last = frame_at(source_scene, job.source_shot.seconds)
-        canvas_w, canvas_h, make = float(width), float(height), _image_maker(
-            Image.fromarray(np.ascontiguousarray(last)), width, height)
+        canvas_w, canvas_h, make = (
+            float(width),
+            float(height),
+            _image_maker(Image.fromarray(np.ascontiguousarray(last)), width, height),
+        )
     else:
         canvas_w, canvas_h, make = _canvas(shot, job_cast(job), width, height, grade)
     far_x, far_y = reach(shot.beats, shot.seconds, out.fps, width, height)
     pad_x = min(_MAX_PAD * canvas_w, max(0.0, far_x - canvas_w / 2 + 1))
     pad_y = min(_MAX_PAD * canvas_h, max(0.0, far_y - canvas_h / 2 + 1))
-    max_zoom = max((math.exp(camera_at(shot.beats, b.end).log_zoom) for b in shot.beats),
-                   default=1.0)
+    max_zoom = max(
+        (math.exp(camera_at(shot.beats, b.end).log_zoom) for b in shot.beats), default=1.0
+    )
     src_scale = min(_MAX_SOURCE_SCALE, max(1.0, max_zoom))
-    source = cv2.cvtColor(make(src_scale, math.ceil(pad_x * src_scale),
-                               math.ceil(pad_y * src_scale)), cv2.COLOR_RGB2RGBA)
+    source = cv2.cvtColor(
+        make(src_scale, math.ceil(pad_x * src_scale), math.ceil(pad_y * src_scale)),
+        cv2.COLOR_RGB2RGBA,
+    )
     blurred = None
     if any(b.camera == "rack-focus" for b in shot.beats):
         blurred = cv2.GaussianBlur(source, (0, 0), sigmaX=0.008 * width * src_scale)
-    overlay = OverlayPainter(shot, width, height, out.fps, job_cast(job)) if job.overlays \
-        else None
-    scene = Scene(shot, width, height, out.fps, source, src_scale, blurred, overlay,
-                  seed=job.seed or 0)
+    overlay = OverlayPainter(shot, width, height, out.fps, job_cast(job)) if job.overlays else None
+    scene = Scene(
+        shot, width, height, out.fps, source, src_scale, blurred, overlay, seed=job.seed or 0
+    )
     if shot.end_frame is not None and not shot.extend_of:
         _add_end_frame(scene, shot.end_frame, grade)
     return scene
@@ -150,9 +156,13 @@ def _warp(source: np.ndarray, width: int, height: int, m: np.ndarray) -> np.ndar
     # integers where our homography centres them at +0.5, so shift by half a pixel each side.
     half = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
     m = np.linalg.inv(half) @ m @ half
-    return cv2.warpPerspective(source, m / m[2, 2], (width, height),
-                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                               borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpPerspective(
+        source,
+        m / m[2, 2],
+        (width, height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT,
+    )
 
 
 def _focus_mask(height: int, focus: float) -> np.ndarray:
@@ -170,15 +180,17 @@ def _add_end_frame(scene: Scene, path: Path, grade: Grade) -> None:
     scene.end_t = (frame_count(shot.seconds, scene.fps) - 1) / scene.fps
     # end pixels are output pixels at end_t: source pixel → output pixel at end_t
     scene.end_view = _view(scene, camera_at(shot.beats, scene.end_t)) @ np.linalg.inv(
-        _pixel_scale(1.0))
+        _pixel_scale(1.0)
+    )
 
 
 def _pixel_scale(k: float) -> np.ndarray:
     return np.array([[k, 0, 0], [0, k, 0], [0, 0, 1]], dtype=float)
 
 
-def _canvas(shot: Shot, cast: tuple[CastMember, ...], width: int, height: int,
-            grade: Grade) -> tuple[float, float, Maker]:
+def _canvas(
+    shot: Shot, cast: tuple[CastMember, ...], width: int, height: int, grade: Grade
+) -> tuple[float, float, Maker]:
     """(canvas width, canvas height, make) for the shot's picture.
 
     A reference is graded at its own size, before it is scaled up: fewer pixels to grade.
@@ -191,12 +203,19 @@ def _canvas(shot: Shot, cast: tuple[CastMember, ...], width: int, height: int,
             cw, ch = round(width * s), round(height * s)
             image = draw_card(shot, text, members, (cw + 2 * px, ch + 2 * py), (px, py, cw, ch))
             return _graded(np.asarray(image), grade)
+
         return float(width), float(height), card
     image = _open(shot.reference, width, height)
     if shot.fit == "contain":
-        return float(width), float(height), _image_maker(
-            Image.fromarray(_graded(_fitted(image, width, height, "contain"), grade)),
-            width, height)
+        return (
+            float(width),
+            float(height),
+            _image_maker(
+                Image.fromarray(_graded(_fitted(image, width, height, "contain"), grade)),
+                width,
+                height,
+            ),
+        )
     # the cover fit keeps up to _COVER_MARGIN frames of picture for the camera to travel over,
     # cropped in the source before it scales (media.fit_image), so memory follows the frame
     canvas_w, canvas_h = cover_extent(*image.size, width, height, _COVER_MARGIN)
@@ -204,6 +223,7 @@ def _canvas(shot: Shot, cast: tuple[CastMember, ...], width: int, height: int,
     def make(s: float, px: int, py: int) -> np.ndarray:
         fitted = fit_image(image, round(width * s), round(height * s), "cover", _COVER_MARGIN)
         return _extended(_graded(np.asarray(fitted), grade), px, py)
+
     return canvas_w, canvas_h, make
 
 
@@ -224,6 +244,7 @@ def _image_maker(image: Image.Image, canvas_w: float, canvas_h: float) -> Maker:
         size = (max(1, round(canvas_w * s)), max(1, round(canvas_h * s)))
         picture = np.asarray(image.resize(size, Image.Resampling.LANCZOS))
         return _extended(picture, px, py)
+
     return make
 
 
@@ -237,8 +258,11 @@ def _extended(picture: np.ndarray, px: int, py: int) -> np.ndarray:
     big = cv2.copyMakeBorder(picture, py, py, px, px, cv2.BORDER_REFLECT)
     small = cv2.resize(big, None, fx=0.125, fy=0.125, interpolation=cv2.INTER_AREA)
     sigma = max(1.0, 0.01 * max(w, h))
-    soft = cv2.resize(cv2.GaussianBlur(small, (0, 0), sigma), (big.shape[1], big.shape[0]),
-                      interpolation=cv2.INTER_LINEAR)
+    soft = cv2.resize(
+        cv2.GaussianBlur(small, (0, 0), sigma),
+        (big.shape[1], big.shape[0]),
+        interpolation=cv2.INTER_LINEAR,
+    )
     ramp = 0.04 * max(w, h)
     dx = np.maximum(0, np.abs(np.arange(big.shape[1]) - (big.shape[1] - 1) / 2) - w / 2)
     dy = np.maximum(0, np.abs(np.arange(big.shape[0]) - (big.shape[0] - 1) / 2) - h / 2)

@@ -27,8 +27,10 @@ class Grade:
 
 # (words, change): the first matching word of a row applies that row once.
 GRADE_RULES: tuple[tuple[tuple[str, ...], dict[str, float]], ...] = (
-    (("golden hour", "sunset", "sunrise", "warm", "tungsten", "candle", "firelight"),
-     {"warmth": 0.12}),
+    (
+        ("golden hour", "sunset", "sunrise", "warm", "tungsten", "candle", "firelight"),
+        {"warmth": 0.12},
+    ),
     (("blue hour", "twilight", "dusk"), {"warmth": -0.08, "exposure": 0.85}),
     (("night", "moonlight", "dark"), {"warmth": -0.1, "exposure": 0.6, "saturation": 0.8}),
     (("overcast", "cloudy", "grey", "gray", "flat light"), {"saturation": 0.6, "contrast": 0.9}),
@@ -45,11 +47,15 @@ def grade_for(words: str) -> Grade:
     text = words.lower()
     for keys, change in GRADE_RULES:
         if any(k in text for k in keys):
-            grade = replace(grade, **{
-                name: getattr(grade, name) + value if name in ("warmth", "lift")
-                else getattr(grade, name) * value
-                for name, value in change.items()
-            })
+            grade = replace(
+                grade,
+                **{
+                    name: getattr(grade, name) + value
+                    if name in ("warmth", "lift")
+                    else getattr(grade, name) * value
+                    for name, value in change.items()
+                },
+            )
     return grade
 
 

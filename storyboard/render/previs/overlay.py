@@ -23,8 +23,9 @@ class OverlayPainter:
     """Everything burned into one shot's frames; nothing here depends on where the shot sits
     in the edit (the edit's own timecode is burned in by ``previs.burnin`` at the stitch)."""
 
-    def __init__(self, shot: Shot, width: int, height: int, fps: float,
-                 cast: tuple[CastMember, ...] = ()) -> None:
+    def __init__(
+        self, shot: Shot, width: int, height: int, fps: float, cast: tuple[CastMember, ...] = ()
+    ) -> None:
         from storyboard.media import AUDIO_RATE
         from storyboard.render.previs.dialogue import spoken_lines
 
@@ -33,8 +34,11 @@ class OverlayPainter:
         self.pad = max(2, self.size // 3)
         self.previs = _label("PREVIS", self.size, (255, 255, 255), (200, 30, 30, 220))
         self.title = _label(shot_title(shot), self.size, max_width=width // 2)
-        self.edit = _label(f"EDIT: {shot.edit}", self.size, max_width=width - 2 * self.pad
-                           ) if shot.edit else None
+        self.edit = (
+            _label(f"EDIT: {shot.edit}", self.size, max_width=width - 2 * self.pad)
+            if shot.edit
+            else None
+        )
         self.grid = _thirds(width, height)
         self.spoken = spoken_lines(shot, cast, AUDIO_RATE)
         self.cues = self._cues()
@@ -82,19 +86,32 @@ class OverlayPainter:
     def _cues(self) -> list[tuple[float, float, Image.Image]]:
         """(start, end, patch) for beat actions, dialogue lines and sound effects."""
         limit = self.width - 2 * self.pad
-        cues = [(b.start, b.end, _label(b.action, self.size, max_width=limit))
-                for b in self.shot.beats if b.action]
+        cues = [
+            (b.start, b.end, _label(b.action, self.size, max_width=limit))
+            for b in self.shot.beats
+            if b.action
+        ]
         starts = sorted(s.line.at for s in self.spoken)
         for spoken in self.spoken:
             line = spoken.line
             following = [a for a in starts if a > line.at + 1e-9]
             end = min([spoken.end + _LINGER, *following])  # up as long as it takes to say
             who = f"{line.who.upper()}: " if line.who else ""
-            cues.append((line.at, end, _label(f"{who}“{line.line}”", self.size,
-                                              (255, 240, 160), max_width=limit)))
+            cues.append(
+                (
+                    line.at,
+                    end,
+                    _label(f"{who}“{line.line}”", self.size, (255, 240, 160), max_width=limit),
+                )
+            )
         for sfx in self.shot.audio.sfx:
-            cues.append((sfx.at, sfx.at + 1.0,
-                         _label(f"SFX: {sfx.cue}", self.size, (160, 220, 255), max_width=limit)))
+            cues.append(
+                (
+                    sfx.at,
+                    sfx.at + 1.0,
+                    _label(f"SFX: {sfx.cue}", self.size, (160, 220, 255), max_width=limit),
+                )
+            )
         return cues
 
     def _beat_label(self, t: float) -> Image.Image:
@@ -143,8 +160,7 @@ def _blend(frame: np.ndarray, patch: Image.Image, xy: tuple[int, int]) -> None:
     region[:] = (region * keep[rows, cols] + premultiplied[rows, cols]) >> 8
 
 
-def _blend_faded(frame: np.ndarray, patch: Image.Image, xy: tuple[int, int], level: float
-                 ) -> None:
+def _blend_faded(frame: np.ndarray, patch: Image.Image, xy: tuple[int, int], level: float) -> None:
     faded = patch.copy()
     faded.putalpha(patch.getchannel("A").point(lambda a: round(a * level)))
     _blend(frame, faded, xy)
@@ -173,9 +189,15 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 
 
 @lru_cache(maxsize=512)  # bounded: timecodes add one entry a second
-def _label(text: str, size: int, fg: tuple[int, int, int] = (255, 255, 255),
-           bg: tuple[int, int, int, int] = _BG, max_width: int = 0, pad_left: bool = True,
-           pad_right: bool = True) -> Image.Image:
+def _label(
+    text: str,
+    size: int,
+    fg: tuple[int, int, int] = (255, 255, 255),
+    bg: tuple[int, int, int, int] = _BG,
+    max_width: int = 0,
+    pad_left: bool = True,
+    pad_right: bool = True,
+) -> Image.Image:
     font = _font(size)
     if max_width:
         text = _fit(text, font, max_width - size)
@@ -202,4 +224,5 @@ def _thirds(width: int, height: int) -> list[tuple[Image.Image, tuple[int, int]]
     upright = Image.new("RGBA", (line, height), (255, 255, 255, 70))
     across = Image.new("RGBA", (width, line), (255, 255, 255, 70))
     return [(upright, (width * k // 3, 0)) for k in (1, 2)] + [
-        (across, (0, height * k // 3)) for k in (1, 2)]
+        (across, (0, height * k // 3)) for k in (1, 2)
+    ]

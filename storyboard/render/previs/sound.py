@@ -36,8 +36,9 @@ def shot_channels(shot: Shot) -> int:
     return audio_channels(shot.audio.file) if shot.audio.file is not None else 1
 
 
-def write_shot_audio(shot: Shot, seconds: float, dest: Path,
-                     cast: tuple[CastMember, ...] = (), seed: int = 0) -> None:
+def write_shot_audio(
+    shot: Shot, seconds: float, dest: Path, cast: tuple[CastMember, ...] = (), seed: int = 0
+) -> None:
     """Write the shot's sound, exactly ``seconds`` long, to a 16-bit WAV (stereo when the
     shot's own audio file is; ``seed``, a take's, varies the placeholder sounds)."""
     channels = shot_channels(shot)
@@ -56,16 +57,20 @@ def shot_audio(shot: Shot, seconds: float, cast: tuple[CastMember, ...] = ()) ->
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def _chunks(shot: Shot, total: int, cast: tuple[CastMember, ...] = (),
-            channels: int = 1, seed: int = 0) -> Iterator[np.ndarray]:
+def _chunks(
+    shot: Shot, total: int, cast: tuple[CastMember, ...] = (), channels: int = 1, seed: int = 0
+) -> Iterator[np.ndarray]:
     if shot.audio.file is not None:
         yield from _file_chunks(shot.audio.file, total, channels)
         return
     rng = np.random.default_rng(int(hashlib.sha256(shot.id.encode()).hexdigest()[:8], 16) + seed)
     cues = [(round(c.at * RATE), _tick()) for c in shot.audio.sfx]
     for spoken in spoken_lines(shot, cast, RATE):
-        sound = spoken.samples * np.float32(_SPEECH_GAIN) if spoken.samples is not None \
+        sound = (
+            spoken.samples * np.float32(_SPEECH_GAIN)
+            if spoken.samples is not None
             else _speech(len(spoken.line.line.split()), rng)
+        )
         cues.append((round(spoken.line.at * RATE), sound))
     ambient = bool(shot.audio.ambient or shot.audio.text)
     carry = rng.standard_normal(_SMOOTH - 1, dtype=np.float32)
@@ -74,7 +79,7 @@ def _chunks(shot: Shot, total: int, cast: tuple[CastMember, ...] = (),
         out = np.zeros(n, np.float32)
         if ambient:
             noise = np.concatenate([carry, rng.standard_normal(n, dtype=np.float32)])
-            carry = noise[-(_SMOOTH - 1):]
+            carry = noise[-(_SMOOTH - 1) :]
             smooth = np.convolve(noise, np.full(_SMOOTH, 1 / _SMOOTH, np.float32), "valid")
             out += smooth / _NOISE_PEAK * 0.05 * _edges(start, n, total, RATE // 20)
         if shot.audio.music:
@@ -114,21 +119,42 @@ def _mix_at(out: np.ndarray, sound: np.ndarray, offset: int) -> None:
     """Add ``sound`` starting ``offset`` samples into ``out`` (either may stick out)."""
     first, last = max(offset, 0), min(len(out), offset + len(sound))
     if first < last:
-        out[first:last] += sound[first - offset:last - offset]
+        out[first:last] += sound[first - offset : last - offset]
 
 
 def _file_chunks(path: Path, total: int, channels: int = 1) -> Iterator[np.ndarray]:
     process = subprocess.Popen(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
-         "-map", "0:a:0", "-af", "apad", "-t", f"{total / RATE:.6f}", "-f", "f32le",
-         "-ac", str(channels), "-ar", str(RATE), "-"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-af",
+            "apad",
+            "-t",
+            f"{total / RATE:.6f}",
+            "-f",
+            "f32le",
+            "-ac",
+            str(channels),
+            "-ar",
+            str(RATE),
+            "-",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     assert process.stdout is not None
     sent = 0
     try:
         while sent < total:
             data = process.stdout.read(min(_CHUNK, total - sent) * 4 * channels)
-            data = data[:len(data) // (4 * channels) * 4 * channels]
+            data = data[: len(data) // (4 * channels) * 4 * channels]
             if not data:
                 break
             chunk = np.frombuffer(data, dtype="<f4")

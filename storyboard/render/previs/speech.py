@@ -26,8 +26,9 @@ _SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS
 _CHARS_UTF8 = 1
 _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4  # espeak_PARAMETER
 _LOCK = threading.Lock()
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                             ctypes.c_void_p)
+_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,11 @@ class Voice:
 def voice_for(name: str, override: str | None = None) -> Voice:
     """The voice of cast member ``name``: chosen from a hash of the name, or the override."""
     digest = hashlib.sha256(name.strip().lower().encode()).digest()
-    voice = Voice(variant=VARIANTS[digest[0] % len(VARIANTS)], rate=150 + digest[1] % 31,
-                  pitch=35 + digest[2] % 31)
+    voice = Voice(
+        variant=VARIANTS[digest[0] % len(VARIANTS)],
+        rate=150 + digest[1] % 31,
+        pitch=35 + digest[2] % 31,
+    )
     return parse_voice(override, voice) if override else voice
 
 
@@ -63,8 +67,12 @@ def parse_voice(text: str, base: Voice = Voice()) -> Voice:
     if not variant and language in VARIANTS:
         language, variant = base.language, language
     settings = dict(zip(words[1::2], words[2::2], strict=False))
-    return Voice(language or base.language, variant or base.variant,
-                 int(settings.get("rate", base.rate)), int(settings.get("pitch", base.pitch)))
+    return Voice(
+        language or base.language,
+        variant or base.variant,
+        int(settings.get("rate", base.rate)),
+        int(settings.get("pitch", base.pitch)),
+    )
 
 
 class _Engine:
@@ -88,16 +96,19 @@ class _Engine:
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
 
     def say(self, text: str, voice: Voice) -> np.ndarray:
-        if self.lib.espeak_SetVoiceByName(voice.name.encode()) != 0 and \
-                self.lib.espeak_SetVoiceByName(voice.language.encode()) != 0:
+        if (
+            self.lib.espeak_SetVoiceByName(voice.name.encode()) != 0
+            and self.lib.espeak_SetVoiceByName(voice.language.encode()) != 0
+        ):
             self.lib.espeak_SetVoiceByName(b"en")
         self.lib.espeak_SetParameter(_RATE, max(80, min(450, voice.rate)), 0)
         self.lib.espeak_SetParameter(_PITCH, max(0, min(99, voice.pitch)), 0)
         self.lib.espeak_SetParameter(_VOLUME, 100, 0)
         self.buffer = []
         data = text.encode()
-        self.lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, 1, 0, _CHARS_UTF8,
-                              None, None)
+        self.lib.espeak_Synth(
+            ctypes.c_char_p(data), len(data) + 1, 0, 1, 0, _CHARS_UTF8, None, None
+        )
         self.lib.espeak_Synchronize()
         samples = np.concatenate(self.buffer) if self.buffer else np.zeros(0, np.int16)
         return samples.astype(np.float32) / 32768.0
@@ -133,8 +144,9 @@ def _spoken(text: str, voice: Voice, rate: int) -> np.ndarray | None:
     samples = _trim(samples)
     if rate != engine.rate and len(samples):
         n = round(len(samples) * rate / engine.rate)
-        samples = np.interp(np.arange(n) * engine.rate / rate, np.arange(len(samples)),
-                            samples).astype(np.float32)
+        samples = np.interp(
+            np.arange(n) * engine.rate / rate, np.arange(len(samples)), samples
+        ).astype(np.float32)
     samples.flags.writeable = False
     return samples
 
@@ -142,4 +154,4 @@ def _spoken(text: str, voice: Voice, rate: int) -> np.ndarray | None:
 def _trim(samples: np.ndarray, threshold: float = 0.01) -> np.ndarray:
     """Drop the silence eSpeak leaves around a line, so the line starts at its time."""
     loud = np.flatnonzero(np.abs(samples) > threshold)
-    return samples[loud[0]:loud[-1] + 1] if len(loud) else samples[:0]
+    return samples[loud[0] : loud[-1] + 1] if len(loud) else samples[:0]

@@ -58,15 +58,17 @@ class Bt709Frames:
         self.planes = np.empty(width * height * 3 // 2, np.uint8)
         luma, quarter = width * height, width * height // 4
         self.y = self.planes[:luma].reshape(height, width)
-        self.cb = self.planes[luma:luma + quarter].reshape(height // 2, width // 2)
-        self.cr = self.planes[luma + quarter:].reshape(height // 2, width // 2)
+        self.cb = self.planes[luma : luma + quarter].reshape(height // 2, width // 2)
+        self.cr = self.planes[luma + quarter :].reshape(height // 2, width // 2)
 
     def __call__(self, frame: np.ndarray) -> bytes:
-        rgb = cv2.cvtColor(frame, cv2.COLOR_RGBA2RGB, dst=self.rgb) if frame.shape[2] == 4 \
-            else frame
+        rgb = (
+            cv2.cvtColor(frame, cv2.COLOR_RGBA2RGB, dst=self.rgb) if frame.shape[2] == 4 else frame
+        )
         cv2.transform(rgb, _bt709_matrix(), dst=self.ycc)
-        cv2.resize(self.ycc, self.chroma.shape[1::-1], dst=self.chroma,
-                   interpolation=cv2.INTER_AREA)
+        cv2.resize(
+            self.ycc, self.chroma.shape[1::-1], dst=self.chroma, interpolation=cv2.INTER_AREA
+        )
         cv2.extractChannel(self.ycc, 0, dst=self.y)
         cv2.extractChannel(self.chroma, 1, dst=self.cb)
         cv2.extractChannel(self.chroma, 2, dst=self.cr)
@@ -76,14 +78,41 @@ class Bt709Frames:
 class VideoWriter:
     """``with VideoWriter(dest, w, h, fps, wav) as w: w.write(frame)``; ffmpeg runs alongside."""
 
-    def __init__(self, dest: Path, width: int, height: int, fps: float, audio: Path,
-                 metadata: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        width: int,
+        height: int,
+        fps: float,
+        audio: Path,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         meta = [arg for k, v in (metadata or {}).items() for arg in ("-metadata", f"{k}={v}")]
         self.args = [
-            ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
-            *raw_video_input(width, height, fps), "-i", "pipe:0", "-i", str(audio),
-            "-map", "0:v", "-map", "1:a", "-vf", colour_filter(),
-            *video_args(fps), *AUDIO_ARGS, *meta, *MOVFLAGS, "-f", "mp4", str(dest),
+            ffmpeg_exe(),
+            "-y",
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            *raw_video_input(width, height, fps),
+            "-i",
+            "pipe:0",
+            "-i",
+            str(audio),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-vf",
+            colour_filter(),
+            *video_args(fps),
+            *AUDIO_ARGS,
+            *meta,
+            *MOVFLAGS,
+            "-f",
+            "mp4",
+            str(dest),
         ]
         self.dest = dest
         self.to_yuv = Bt709Frames(width, height)
@@ -112,8 +141,9 @@ class VideoWriter:
             except (BrokenPipeError, OSError):
                 self.broken = True
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         assert self.process is not None and self.process.stdin is not None
         self.queue.put(None)
         if kind is not None:
