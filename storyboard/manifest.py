@@ -75,6 +75,9 @@ class ShotEntry:
     # every finished take of the shot: {take, render_key, output}; the exports offer them
     takes: tuple[dict[str, Any], ...] = ()
     circle: int = 1  # which of them the shot file is
+    # a 0.1.0 entry: the storyboard 0.1.0 rendered it from (its manifest's storyboard_sha256,
+    # kept with the entry because every later run rewrites the manifest's own)
+    storyboard_sha256: str | None = None
     # written by 0.1.0: read from a version-1 manifest, or carried over from one by a later
     # write (a rendered entry that names no take); render/upgrade.py may adopt its file
     legacy: bool = field(default=False, compare=False)
@@ -167,6 +170,12 @@ def parse_manifest(data: Any) -> Manifest:
     if not isinstance(version, int) or version < 1:
         raise Damaged(f"unknown manifest_version {version!r}")
     shots = {str(k): parse_entry(v, legacy=version < 2) for k, v in data["shots"].items()}
+    if version < 2:
+        rendered_from = str(data.get("storyboard_sha256") or "") or None
+        shots = {
+            k: replace(e, storyboard_sha256=e.storyboard_sha256 or rendered_from)
+            for k, e in shots.items()
+        }
     edit = data.get("edit")
     return Manifest(
         shots=shots,

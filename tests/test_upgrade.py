@@ -155,3 +155,26 @@ def test_a_010_previs_render_is_made_again_once(project: Path) -> None:
     again = run_cli("build", project / "animatic.yaml")
     assert again.returncode == 0 and "0 rendered, 1 reused" in again.stderr
     assert manifest(project, "animatic")["manifest_version"] == MANIFEST_VERSION
+
+
+def test_a_changed_fit_is_not_hidden_by_a_run_of_other_shots(
+    project: Path, api: FakeVideoAPI
+) -> None:
+    """Every run rewrites the manifest's storyboard hash: the one 0.1.0 rendered from stays
+    with each of its entries, so rendering other shots first cannot vouch for a changed fit."""
+    board = project / "hosted.yaml"
+    text = board.read_text("utf-8")
+    board.write_text(
+        text.replace(
+            "reference: images/ferry.png", "reference: images/ferry.png\n    fit: contain"
+        ),
+        "utf-8",
+    )
+    assert "fit: contain" in board.read_text("utf-8")
+    assert cli(api, "render", board, "--shot", "gulls").returncode == 0
+    assert creates(api) == []  # gulls has no reference: its 0.1.0 render is taken over
+    assert states(project)["ferry"] == "stale"
+    result = cli(api, "render", board)
+    assert result.returncode == 0, result.stderr
+    [create] = creates(api)
+    assert "ferry: its 0.1.0 render is not reused: the storyboard changed" in result.stderr

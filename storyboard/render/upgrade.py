@@ -12,8 +12,10 @@ For ``openai`` (0.1.0 sent model, prompt, seconds, size and the reference fitted
 - the request is rebuilt from the entry and compared, field by field, with the one the current
   backend would send (a changed prompt, or a field the current request adds, is a difference);
 - the reference image by its sha256; its ``fit`` is in no entry, so a shot with a reference is
-  taken over only while the storyboard file is the one 0.1.0 rendered (the manifest's
-  ``storyboard_sha256``);
+  taken over only while the storyboard file is the one 0.1.0 rendered (0.1.0's manifest's
+  ``storyboard_sha256``, kept with each entry: later runs rewrite the manifest's own). 0.1.0
+  itself rewrote it on every run, so a ``fit`` changed under 0.1.0 before rendering only other
+  shots cannot be seen here;
 - the video: the shot file still has the recorded sha256, a remote id, and probes as the job's
   size and length.
 
@@ -34,7 +36,7 @@ from typing import Any
 from storyboard.errors import StoryboardError
 from storyboard.format.model import Shot, Storyboard
 from storyboard.layout import RenderDir
-from storyboard.manifest import Manifest, ShotEntry, file_sha256, known_file_sha256, read_manifest
+from storyboard.manifest import ShotEntry, file_sha256, known_file_sha256, read_manifest
 from storyboard.media import probe
 from storyboard.render.base import Backend, RenderJob
 from storyboard.render.identity import Identities
@@ -82,7 +84,7 @@ def legacy_renders(board: Storyboard, ids: Identities, out_dir: Path) -> Found:
         if ids.store.has(job.render_key):
             continue
         path = out_dir / "shots" / f"{shot.id}.mp4"
-        why = _differs(board, manifest, ids.backend_cls, entry, job, path)
+        why = _differs(board, ids.backend_cls, entry, job, path)
         if why is None:
             adoptable[shot.id] = Legacy(job, path, entry)
         else:
@@ -92,7 +94,6 @@ def legacy_renders(board: Storyboard, ids: Identities, out_dir: Path) -> Found:
 
 def _differs(
     board: Storyboard,
-    manifest: Manifest,
     backend_cls: type[Backend],
     entry: ShotEntry,
     job: RenderJob,
@@ -109,7 +110,7 @@ def _differs(
         return "its 0.1.0 entry has no remote video id"
     if not path.is_file() or file_sha256(path) != entry.output_sha256:
         return f"{path.name} is not the file 0.1.0 recorded"
-    why = _reference_differs(board, manifest, shot, entry)
+    why = _reference_differs(board, shot, entry)
     if why:
         return why
     if entry.fps != job.output.fps:
@@ -128,14 +129,12 @@ def _differs(
     return None
 
 
-def _reference_differs(
-    board: Storyboard, manifest: Manifest, shot: Shot, entry: ShotEntry
-) -> str | None:
+def _reference_differs(board: Storyboard, shot: Shot, entry: ShotEntry) -> str | None:
     if shot.reference is None:
         return "0.1.0 sent a reference image, the shot has none" if entry.reference_sha256 else None
     if entry.reference_sha256 != known_file_sha256(shot.reference):
         return f"{shot.reference.name} is not the reference image 0.1.0 sent"
-    if manifest.storyboard_sha256 != board.sha256:  # the only record of the reference's fit
+    if entry.storyboard_sha256 != board.sha256:  # the only record of the reference's fit
         return (
             "the storyboard changed since 0.1.0 rendered it, and 0.1.0 did not record how "
             "the reference was fitted (fit: cover or contain)"
