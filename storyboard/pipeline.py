@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,7 +94,8 @@ class Options:
     allow_outside_paths: bool = False
     base_url: str | None = None  # hosted: the API's base URL
     allow_insecure_http: bool = False
-    env: Mapping[str, str] | None = None  # where API keys are read; None: os.environ
+    # where API keys are read; None: os.environ. Never in a repr: it holds the keys
+    env: Mapping[str, str] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,14 @@ class Settings:
     jobs: int
     config: BackendConfig
     notes: tuple[str, ...] = ()  # what resolving changed, e.g. a capped --jobs
+    # why renders/<stem>/ cannot be written (a storyboard named .x.yaml); reading may go on
+    folder_problem: str | None = None
+
+    def writable(self) -> RenderDir:
+        """The render folder, for a step that writes into it; UsageError when it cannot."""
+        if self.folder_problem:
+            raise UsageError(self.folder_problem)
+        return self.folder
 
 
 @dataclass(frozen=True)
@@ -172,6 +181,11 @@ def build(
     on_problem: OnProblem | None = None,
 ) -> BuildResult:
     """Validate, compile, render and stitch; the edit is left out when shots failed."""
+    if options.shots:
+        raise UsageError(
+            "build renders and stitches every shot; to render some, use "
+            f"storyboard render --shot {options.shots[0]}, then storyboard stitch"
+        )
     compiled = compile(path, options, on_problem=on_problem)
     check_budget(compiled)
     rendered = render(compiled, on_event=on_event)
@@ -244,7 +258,7 @@ def render(compiled: CompiledStoryboard, *, on_event: OnEvent = ignore) -> Rende
         compiled.board,
         compiled.prompts,
         s.backend_name,
-        s.folder.root,
+        s.writable().root,
         only=options.shots or None,
         jobs=s.jobs,
         force=options.force,
@@ -274,7 +288,7 @@ def _stitch(compiled: CompiledStoryboard, on_event: OnEvent) -> StitchResult:
 
     return stitch_edit(
         compiled.board,
-        compiled.settings.folder.root,
+        compiled.settings.writable().root,
         allow_missing=compiled.options.allow_missing,
         on_event=legacy(on_event),
     )
@@ -336,17 +350,28 @@ def export(compiled: CompiledStoryboard, fmt: str, dest: Path | None = None) -> 
     from storyboard.edit.export import FORMATS, export_plan
 
     folder = compiled.settings.folder
-    dest = dest or folder.root / f"{compiled.board.stem}{FORMATS[fmt].suffix}"
-    if (
-        dest.is_dir()
-        or dest.resolve() == compiled.board.path.resolve()
-        or dest.resolve().parent == folder.shots.resolve()
-    ):
+    if dest is None:
+        dest = compiled.settings.writable().root / f"{compiled.board.stem}{FORMATS[fmt].suffix}"
+    if _not_an_export(dest, compiled.board, folder):
         raise UsageError(
-            f"--out {dest}: name a new file for the export (not a folder, the "
-            "storyboard or a render)"
+            f"--out {dest}: name a new file for the export (not a folder, the storyboard, a "
+            "render, the edit or the manifest)"
         )
     return export_plan(plan(compiled), fmt, dest)
+
+
+_OWNED_SUFFIXES = (".mp4", ".json", ".journal", ".yaml", ".yml", ".lock")
+
+
+def _not_an_export(dest: Path, board: Storyboard, folder: RenderDir) -> bool:
+    """Whether writing an export to ``dest`` would overwrite something that is not one: a
+    folder, the storyboard, or a file storyboard keeps (renders, the edit, the manifest)."""
+    if dest.is_dir() or dest.resolve() == board.path.resolve():
+        return True
+    if dest.suffix.lower() in _OWNED_SUFFIXES and dest.exists():
+        return True
+    kept = (folder.shots, folder.takes, folder.jobs, folder.root / "slates")
+    return dest.resolve().parent in {k.resolve() for k in kept}
 
 
 def shotlist(compiled: CompiledStoryboard, fmt: str = "md") -> str:
@@ -373,7 +398,7 @@ def review(compiled: CompiledStoryboard, dest: Path | None = None) -> ReviewPage
         compiled.prompts,
         s.backend_name,
         s.folder.root,
-        dest or s.folder.root / "review",
+        dest or s.writable().root / "review",
     )
 
 
@@ -384,7 +409,7 @@ def contact_sheet(
     from storyboard.review.contact_sheet import write_contact_sheet
 
     s = compiled.settings
-    dest = dest or s.folder.root / f"{compiled.board.stem}-contact.{fmt}"
+    dest = dest or s.writable().root / f"{compiled.board.stem}-contact.{fmt}"
     return write_contact_sheet(
         compiled.board, compiled.prompts, s.backend_name, s.folder.root, dest, fmt
     )
@@ -408,7 +433,7 @@ def clean(compiled: CompiledStoryboard, found: Orphans | None = None) -> Orphans
     from storyboard.render.clean import clean as remove
 
     found = orphans(compiled) if found is None else found
-    remove(found, compiled.settings.folder.root)
+    remove(found, compiled.settings.writable().root)
     return found
 
 
@@ -456,7 +481,14 @@ def resolve(board: Storyboard, options: Options) -> Settings:
         allow_insecure_http=options.allow_insecure_http,
         env=dict(os.environ if options.env is None else options.env),
     )
-    return Settings(name, backend, render_dir(board, options.out), jobs, config, tuple(notes))
+    try:
+        folder, problem = render_dir(board, options.out), None
+    except UsageError as exc:
+        if options.out is not None:
+            raise
+        folder = RenderDir(board.folder / "renders" / board.stem, board.stem, board.render.target)
+        problem = str(exc)
+    return Settings(name, backend, folder, jobs, config, tuple(notes), problem)
 
 
 def render_dir(board: Storyboard, out: Path | None) -> RenderDir:

@@ -103,3 +103,46 @@ def test_scratch_folders_of_killed_runs_are_removed(tmp_path: Path) -> None:
     assert run_cli("build", board, "-q").returncode == 0
     assert not leftovers["dead stitch"].exists() and not leftovers["dead audio"].exists()
     assert leftovers["live stitch"].is_dir()
+
+
+def test_a_dot_named_storyboard_reads_but_needs_out_to_write(tmp_path: Path) -> None:
+    board = tiny_board(tmp_path).rename(tmp_path / ".hidden.yaml")
+    assert run_cli("compile", board).returncode == 0
+    assert run_cli("shotlist", board, "--format", "csv").returncode == 0
+    refused = run_cli("render", board)
+    assert refused.returncode == 2 and "pass --out DIR" in refused.stderr
+    assert not (tmp_path / "renders").exists()
+    assert run_cli("render", board, "--out", tmp_path / "r", "-q").returncode == 0
+
+
+def test_build_refuses_shot_instead_of_stitching_a_partial_edit(tmp_path: Path) -> None:
+    result = run_cli("build", tiny_board(tmp_path), "--shot", "one")
+    assert result.returncode == 2 and "storyboard render --shot one" in result.stderr
+    assert not (tmp_path / "renders").exists()  # nothing rendered, nothing paid for
+
+
+def test_export_never_writes_over_the_edit_or_the_manifest(tmp_path: Path) -> None:
+    from storyboard.manifest import file_sha256
+
+    board = tiny_board(tmp_path)
+    edit = Path(run_cli("build", board, "-q").stdout.strip())
+    folder = edit.parent
+    kept = {p: file_sha256(p) for p in (edit, folder / "manifest.json")}
+    for dest in kept:
+        result = run_cli("export", board, "--format", "edl", "--out", dest)
+        assert result.returncode == 2 and "name a new file" in result.stderr
+    assert {p: file_sha256(p) for p in kept} == kept
+    fresh = run_cli("export", board, "--format", "edl", "--out", tmp_path / "cut.edl")
+    assert fresh.returncode == 0 and (tmp_path / "cut.edl").is_file()
+
+
+def test_no_api_key_in_the_repr_of_what_the_library_returns(tmp_path: Path) -> None:
+    from storyboard import pipeline
+
+    key = "sk-do-not-print-me-12345"
+    options = pipeline.Options(backend="openai", env={"OPENAI_API_KEY": key})
+    board = tiny_board(tmp_path)
+    board.write_text(board.read_text().replace("160x90", "1280x720"))  # a size openai renders
+    compiled = pipeline.compile(board, options)
+    assert compiled.settings.config.env["OPENAI_API_KEY"] == key
+    assert key not in repr(compiled) and key not in repr(options)

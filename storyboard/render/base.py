@@ -47,7 +47,7 @@ class BackendConfig:
     render: RenderSettings = field(default_factory=RenderSettings)
     base_url: str | None = None  # --base-url
     allow_insecure_http: bool = False
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # holds the API keys
 
 
 @dataclass(frozen=True)
