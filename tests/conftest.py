@@ -29,6 +29,19 @@ def run_cli(
     )
 
 
+def raw_frame(path: Path, t: float, pix_fmt: str, *filters: str) -> bytes:
+    """One decoded frame of ``path`` at ``t`` seconds as raw ``pix_fmt`` bytes (through
+    ``filters`` first, if any): what tests compare pixels on."""
+    from storyboard.media import ffmpeg_exe
+
+    vf = ["-vf", ",".join(filters)] if filters else []
+    return subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-ss", f"{t}", "-i", str(path), "-frames:v", "1", *vf,
+         "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+
+
 def wait_until(condition: Callable[[], object], timeout: float = 30) -> None:
     """Wait for an observable state (never a fixed time); fail when it does not come."""
     deadline = time.monotonic() + timeout

@@ -14,9 +14,10 @@ from PIL import Image
 
 from storyboard.manifest import file_sha256, load_manifest, save_manifest
 from storyboard.media import ffmpeg_exe, probe
+from storyboard.testing._server import bt601_video
 from storyboard.testing.fake_video_api import FakeVideoAPI, Faults
 
-from conftest import run_cli
+from conftest import raw_frame, run_cli
 
 COLOUR = (220, 40, 60)  # saturated: BT.601 and BT.709 decode it 20+ levels apart
 TOLERANCE = 4  # levels: 4:2:0 and 8-bit rounding, twice
@@ -85,27 +86,7 @@ def assert_tagged_bt709(path: Path) -> None:
 
 def decoded_yuv(path: Path, t: float, width: int, height: int) -> np.ndarray:
     """The frame at ``t`` as stored (Y, Cb, Cr per pixel, chroma repeated), no conversion."""
-    raw = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-ss",
-            f"{t}",
-            "-i",
-            str(path),
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "yuv420p",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
-    planes = np.frombuffer(raw, np.uint8).astype(np.float64)
+    planes = np.frombuffer(raw_frame(path, t, "yuv420p"), np.uint8).astype(np.float64)
     luma = planes[: width * height].reshape(height, width)
     quarter = width * height // 4
     cb, cr = (
@@ -131,28 +112,7 @@ def standard_rgb(yuv: np.ndarray, kr: float = KR, kb: float = KB) -> np.ndarray:
 def ffmpeg_rgb(path: Path, t: float, width: int, height: int) -> np.ndarray:
     """The frame at ``t`` converted to RGB by ffmpeg, which follows the file's tags (rounding
     accurately: its default is up to 6 levels off)."""
-    raw = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-ss",
-            f"{t}",
-            "-i",
-            str(path),
-            "-frames:v",
-            "1",
-            "-vf",
-            "scale=flags=accurate_rnd+full_chroma_int",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
+    raw = raw_frame(path, t, "rgb24", "scale=flags=accurate_rnd+full_chroma_int")
     return np.frombuffer(raw, np.uint8).reshape(height, width, 3).astype(np.float64)
 
 
@@ -225,35 +185,7 @@ def test_a_slate_is_bt709(tmp_path: Path) -> None:
 
 def bt601_copy(source: Path, dest: Path) -> None:
     """``source`` as the project encoded it before: BT.601 pixels, smpte170m tags."""
-    subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(source),
-            "-map",
-            "0",
-            "-vf",
-            "scale=out_color_matrix=bt601:out_range=tv:flags=accurate_rnd,"
-            "format=yuv420p,"
-            "setparams=colorspace=smpte170m:color_primaries=smpte170m:"
-            "color_trc=smpte170m:range=tv",
-            "-c:v",
-            "libx264",
-            "-bf",
-            "0",
-            "-sc_threshold",
-            "0",
-            "-g",
-            "24",
-            "-c:a",
-            "copy",
-            str(dest),
-        ],
-        check=True,
-    )
+    dest.write_bytes(bt601_video(source.read_bytes(), "smpte170m"))
 
 
 def test_an_older_bt601_render_is_converted_by_the_stitch(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from storyboard.media import ffmpeg_exe, probe, read_audio
 
-from conftest import EXAMPLES, run_cli
+from conftest import EXAMPLES, raw_frame, run_cli
 
 FPS = 24
 
@@ -58,26 +58,7 @@ def build(board: Path, *args: str) -> Path:
 
 
 def frame_rgb(path: Path, t: float) -> np.ndarray:
-    raw = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-ss",
-            f"{t}",
-            "-i",
-            str(path),
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
+    raw = raw_frame(path, t, "rgb24")
     return np.frombuffer(raw, np.uint8).reshape(90, 160, 3).reshape(-1, 3).mean(axis=0)
 
 

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from storyboard.media import ffmpeg_exe
 from storyboard.testing.fake_video_api import FakeVideoAPI
 
-from conftest import run_cli
+from conftest import raw_frame, run_cli
 
 KEY = "sk-takes-test"
 
@@ -67,27 +66,7 @@ def takes(board: Path) -> list[dict]:
 
 
 def mean_rgb(path: Path, t: float) -> np.ndarray:
-    raw = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-ss",
-            f"{t}",
-            "-i",
-            str(path),
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, 3).mean(axis=0)
+    return np.frombuffer(raw_frame(path, t, "rgb24"), np.uint8).reshape(-1, 3).mean(axis=0)
 
 
 def test_estimate_multiplies_by_the_takes(tmp_path: Path) -> None:
