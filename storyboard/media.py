@@ -40,6 +40,7 @@ __all__ = [
     "probe",
     "raw_video_input",
     "read_audio",
+    "stream_header",
     "untagged_colour",
     "video_args",
 ]
@@ -183,13 +184,8 @@ def colour_of(path: Path) -> Colour:
     """
     if _colr_says_bt709(path):
         return BT709
-    result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-        capture_output=True,
-        text=True,
-        errors="replace",
-    )
-    video = _VIDEO.search(result.stderr)
+    header = stream_header(path)
+    video = _VIDEO.search(header)
     return _colour(video[3] or "") if video else Colour()
 
 
@@ -344,15 +340,20 @@ def _colour(details: str) -> Colour:
 _CHANNELS = re.compile(r"Stream #\S+.*?: Audio: .*?, \d+ Hz, ([^,]+)")
 
 
-def audio_channels(path: Path) -> int:
-    """1 for a mono first audio stream (or none), 2 for stereo or more (we mix to stereo)."""
-    result = subprocess.run(
+def stream_header(path: Path) -> str:
+    """What ffmpeg says of ``path``'s streams when it opens it (durations, codecs, layouts)."""
+    return subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
         capture_output=True,
         text=True,
         errors="replace",
-    )
-    match = _CHANNELS.search(result.stderr)
+    ).stderr
+
+
+def audio_channels(path: Path) -> int:
+    """1 for a mono first audio stream (or none), 2 for stereo or more (we mix to stereo)."""
+    header = stream_header(path)
+    match = _CHANNELS.search(header)
     if not match:
         return 1
     layout = match[1].strip()

@@ -9,7 +9,6 @@ does not grow with the number of shots.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -22,31 +21,17 @@ from storyboard.edit.layout import EditPlan, Span
 from storyboard.edit.plan import MUSIC_FADE_IN, MUSIC_FADE_OUT
 from storyboard.errors import StitchError
 from storyboard.format.model import Music
-from storyboard.media import AUDIO_RATE, ffmpeg_exe
+from storyboard.media import AUDIO_RATE, audio_channels, ffmpeg_exe
 
 __all__ = ["edit_channels", "mixed_audio"]
 
 CUT_FADE = round(0.005 * AUDIO_RATE)  # a few milliseconds at every hard cut, so cuts never click
 
 
-_LAYOUT = re.compile(r"Stream #\S+.*?: Audio: .*?, \d+ Hz, ([\w.]+)")
-
-
 def edit_channels(files: list[Path], music: Music | None) -> int:
     """2 when the music bed or any shot's sound is stereo (or more), else 1."""
     sources = [*files, *([music.file] if music is not None and music.file else [])]
-    return 2 if any(_channels(path) > 1 for path in sources) else 1
-
-
-def _channels(path: Path) -> int:
-    result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-        capture_output=True,
-        text=True,
-        errors="replace",
-    )
-    found = _LAYOUT.search(result.stderr)
-    return 1 if found is None or found[1] == "mono" else 2
+    return 2 if any(audio_channels(path) > 1 for path in sources) else 1
 
 
 def mixed_audio(

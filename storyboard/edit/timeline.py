@@ -15,7 +15,6 @@ to white, into a white ``GeneratorReference`` (SolidColor) slug instead of the g
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import opentimelineio as otio
 
 from storyboard.edit.plan import Marker, Plan, PlannedShot
 from storyboard.edit.timecode import frame_rate
-from storyboard.media import ffmpeg_exe
+from storyboard.media import stream_header
 
 __all__ = ["ACTIVE_TAKE", "build_timeline", "shot_clip_name"]
 
@@ -251,13 +250,7 @@ def _music_track(plan: Plan, rate: float) -> otio.schema.Track:
 
 def audio_frames(path: Path, fps: float) -> int:
     """The length of an audio file in frames at ``fps`` (0 when ffmpeg cannot tell)."""
-    result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-        capture_output=True,
-        text=True,
-        errors="replace",
-    )
-    found = _DURATION.search(result.stderr)
+    found = _DURATION.search(stream_header(path))
     if not found:
         return 0
     h, m, s = found.groups()
