@@ -16,7 +16,6 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from storyboard.edit.layout import Copy, EditPlan, Gap
 from storyboard.edit.plan import build_plan, plan_record
 from storyboard.errors import MediaError, StitchError
 from storyboard.format.model import Audio, Output, Shot, Storyboard
-from storyboard.manifest import file_sha256, load_manifest, save_manifest
+from storyboard.manifest import file_sha256, known_file_sha256, load_manifest, save_manifest
 from storyboard.media import (
     AUDIO_ARGS,
     AUDIO_RATE,
@@ -67,7 +66,7 @@ def stitch(
     """Join the rendered shots into the edit, or report it up to date."""
     emit = on_event or (lambda kind, name, info: None)
     manifest = load_manifest(out_dir)
-    sha = cache(file_sha256)  # each shot file is read once per stitch
+    sha = known_file_sha256  # each shot file is read once (status before a stitch reads it too)
     files, slates = _shot_files(board, out_dir, manifest, allow_missing, sha)
     edit = build_plan(board, manifest, out_dir)
     plan = edit.layout

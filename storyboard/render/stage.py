@@ -26,7 +26,7 @@ from storyboard.compile import ShotPrompt
 from storyboard.errors import JobFailed, KeyRefused, StoryboardError
 from storyboard.format.model import Shot, Storyboard
 from storyboard.format.targets import select_render
-from storyboard.manifest import file_sha256, known_file_sha256, load_manifest, save_manifest
+from storyboard.manifest import known_file_sha256, load_manifest, save_manifest
 from storyboard.render.base import Backend, BackendConfig, LocalBackend, RenderJob, is_local
 from storyboard.render.identity import Identities, is_hosted
 from storyboard.render.lifetime import die_with_parent
@@ -548,7 +548,7 @@ def _intact(entry: dict[str, Any], path: Path) -> bool:
     return (
         entry.get("status") == "rendered"
         and path.is_file()
-        and entry.get("output_sha256") == file_sha256(path)
+        and entry.get("output_sha256") == known_file_sha256(path)
     )
 
 
