@@ -30,7 +30,7 @@ from storyboard.format.validate import Report
 from storyboard.layout import RenderDir
 from storyboard.render.base import Backend, BackendConfig
 from storyboard.render.estimate import Estimate
-from storyboard.render.stage import ShotResult, ShotState
+from storyboard.render.stage import ShotResult, ShotState, default_out_dir
 
 if TYPE_CHECKING:
     from storyboard.edit.export import ExportResult
@@ -486,7 +486,7 @@ def resolve(board: Storyboard, options: Options) -> Settings:
     except UsageError as exc:
         if options.out is not None:
             raise
-        folder = RenderDir(board.folder / "renders" / board.stem, board.stem, board.render.target)
+        folder = RenderDir(default_out_dir(board), board.stem, board.render.target)
         problem = str(exc)
     return Settings(name, backend, folder, jobs, config, tuple(notes), problem)
 
@@ -499,7 +499,7 @@ def render_dir(board: Storyboard, out: Path | None) -> RenderDir:
                 f"{board.path}: cannot name a render folder after this file "
                 f"(renders/{board.stem}/); rename it or pass --out DIR"
             )
-        return RenderDir(board.folder / "renders" / board.stem, board.stem, board.render.target)
+        return RenderDir(default_out_dir(board), board.stem, board.render.target)
     if not str(out):
         raise UsageError("--out is empty; name a folder")
     if out.exists() and not out.is_dir():
