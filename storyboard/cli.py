@@ -36,7 +36,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return args.handler(args)
+        return _run(args)
+    except BrokenPipeError:  # e.g. `storyboard compile x.yaml | head`, even while failing
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, its errors mapped to messages and exit codes."""
+    try:
+        return int(args.handler(args))
     except ValidationFailed as exc:
         _print_problems(exc.problems, sys.stderr)
         _json_failure(args, "the storyboard has errors", exc.problems)
@@ -49,9 +58,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         _json_failure(args, str(exc))
         return _exit_code_for(exc)
-    except BrokenPipeError:  # e.g. `storyboard compile x.yaml | head`
-        sys.stderr.close()
-        return EXIT_OK
     except KeyboardInterrupt:
         print(
             "interrupted; finished renders are kept, run the command again to resume",

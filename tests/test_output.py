@@ -146,3 +146,26 @@ def test_no_api_key_in_the_repr_of_what_the_library_returns(tmp_path: Path) -> N
     compiled = pipeline.compile(board, options)
     assert compiled.settings.config.env["OPENAI_API_KEY"] == key
     assert key not in repr(compiled) and key not in repr(options)
+
+
+def test_an_export_that_cannot_be_written_says_where(tmp_path: Path) -> None:
+    result = run_cli("export", tiny_board(tmp_path), "--out", "/proc/no/cut.otio")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "cannot write /proc/no/cut.otio" in result.stderr
+
+
+def test_a_closed_pipe_while_failing_is_no_traceback(tmp_path: Path) -> None:
+    """`storyboard compile x.yaml --json | head -1` that fails: the JSON meets a closed pipe."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    result = subprocess.run(
+        [sys.executable, "-m", "storyboard", "compile", str(tiny_board(tmp_path)),
+         "--templates", str(tmp_path / "none"), "--json"],
+        stdout=write, stderr=subprocess.PIPE, text=True, timeout=60,
+    )  # fmt: skip
+    os.close(write)
+    assert "Traceback" not in result.stderr and "no such folder" in result.stderr

@@ -92,8 +92,13 @@ def export_plan(plan: Plan, fmt: str, dest: Path) -> ExportResult:
     warnings = list(spec.warnings)
     warnings += _missing_warnings(plan, fmt)
     writer = _writers(otio).get(fmt, _plain_writer(otio, spec.adapter))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}-", suffix=spec.suffix)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}-", suffix=spec.suffix)
+    except OSError as exc:
+        raise ExportError(
+            f"cannot write {dest}: {exc.strerror or exc}; choose another --out"
+        ) from None
     os.close(fd)
     os.unlink(tmp)  # otioz refuses to write over a file, even an empty one
     try:
